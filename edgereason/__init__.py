@@ -1,0 +1,3 @@
+"""edgereason: on-device reasoning runtime for small language models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,33 @@
+"""Where edgereason keeps downloads and converted checkpoints."""
+
+import os
+from pathlib import Path
+
+
+def home() -> Path:
+    """`$EDGEREASON_HOME`, default `~/.cache/edgereason`."""
+    return Path(os.environ.get("EDGEREASON_HOME", Path.home() / ".cache" / "edgereason")).expanduser()
+
+
+def models_dir() -> Path:
+    """Normalized HF checkpoints, one folder per model."""
+    return home() / "models"
+
+
+def downloads_dir() -> Path:
+    """Wheels and other files fetched from package registries."""
+    return home() / "downloads"
+
+
+def dir_bytes(path: Path) -> int:
+    """Total size of the files under `path`."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def data_dir() -> Path:
+    """Evaluation data (GSM8K, WikiText-2, ...): `$EDGEREASON_DATA`, else `../shared/data` beside the
+    repository this package was installed from, else `../shared/data` from the working directory."""
+    if env := os.environ.get("EDGEREASON_DATA"):
+        return Path(env).expanduser()
+    beside_repo = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return beside_repo if beside_repo.is_dir() else Path("../shared/data")

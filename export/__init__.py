@@ -1,0 +1,1 @@
+"""Exporters: normalized HF checkpoint → .pte (ExecuTorch) and .onnx (ORT GenAI) artifacts."""

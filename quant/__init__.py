@@ -1,0 +1,1 @@
+"""Quantization recipes for both formats, and the accuracy gate."""

@@ -1,0 +1,122 @@
+"""The accuracy gate: an exported artifact against the fp32 eager reference on the same tokens.
+
+Statistics as llama.cpp's `--kl-divergence`: perplexity of each, mean KL(ref ‖ artifact) over
+every scored position, and how often both pick the same top-1 token. The artifact is scored
+through the same backend users run, so the gate sees what the device sees.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from edgereason.quant.recipes import GateThresholds
+from edgereason.runtime.backends import Backend
+
+from edgereason import cache
+from edgereason.artifact import Quality
+from edgereason.errors import UsageError
+
+DEFAULT_NUM_TOKENS = 4096
+DEFAULT_WINDOW = 512
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Attributes:
+    data: WikiText-2 raw text (or any UTF-8 text) to score on.
+    num_tokens: how many tokens from the start of `data` to score.
+    window: tokens per independent window (the cache is reset between windows).
+    """
+
+    data: Path = field(default_factory=lambda: cache.data_dir() / "wikitext2_test_raw.txt")
+    num_tokens: int = DEFAULT_NUM_TOKENS
+    window: int = DEFAULT_WINDOW
+
+    def __post_init__(self) -> None:
+        if self.num_tokens < 2:
+            raise UsageError(f"--gate-tokens must be at least 2, got {self.num_tokens}")
+        if self.window < 2:
+            raise UsageError(f"the gate window must be at least 2 tokens, got {self.window}")
+
+
+def read_tokens(tokenizer_file: Path, data: Path, num_tokens: int) -> list[int]:
+    """The first `num_tokens` tokens of a text file, with the artifact's own tokenizer."""
+    from tokenizers import Tokenizer
+
+    if not data.is_file():
+        raise UsageError(f"gate data {data} does not exist: pass --gate-data PATH (WikiText-2 raw test text)")
+    try:
+        text = data.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"gate data {data} is not UTF-8 text ({e.reason}): pass a UTF-8 text file") from e
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    # ~4 characters per token in WikiText: 16x leaves room, and the whole file is the fallback.
+    tokens = tokenizer.encode(text[: num_tokens * 16]).ids
+    if len(tokens) < num_tokens:
+        tokens = tokenizer.encode(text).ids
+    if len(tokens) < num_tokens:
+        raise UsageError(f"{data} has only {len(tokens)} tokens, {num_tokens} asked: lower --gate-tokens")
+    return tokens[:num_tokens]
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = logits.astype(np.float64)
+    x -= x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def compare(reference: Backend, candidate: Backend, tokens: Sequence[int], *, window: int,
+            on_window: Callable[[int], None] | None = None) -> dict[str, float]:
+    """Score both backends window by window; returns ppl, ppl_ref, kld_mean, top1_agreement."""
+    window = min(window, reference.info.max_seq_len, candidate.info.max_seq_len)
+    nll = nll_ref = kld = 0.0
+    agree = num_positions = num_targets = 0
+    for start in range(0, len(tokens) - 1, window):
+        chunk = list(tokens[start:start + window])
+        if len(chunk) < 2:
+            break
+        ref = _log_softmax(reference.score(chunk))  # [T, V]
+        cand = _log_softmax(candidate.score(chunk))  # [T, V]
+        targets = np.asarray(chunk[1:])
+        rows = np.arange(len(targets))
+        nll_ref -= ref[rows, targets].sum()
+        nll -= cand[rows, targets].sum()
+        kld += (np.exp(ref) * (ref - cand)).sum()
+        agree += int((ref.argmax(-1) == cand.argmax(-1)).sum())
+        num_positions += len(chunk)
+        num_targets += len(targets)
+        if on_window:
+            on_window(len(chunk))
+    return {
+        "ppl": float(np.exp(nll / num_targets)),
+        "ppl_ref": float(np.exp(nll_ref / num_targets)),
+        "kld_mean": float(max(kld, 0.0) / num_positions),
+        "top1_agreement": agree / num_positions,
+    }
+
+
+def failures(stats: dict[str, float], limits: GateThresholds) -> list[str]:
+    """Which thresholds the stats break, each with its number (empty list: passed)."""
+    out = []
+    ratio = stats["ppl"] / stats["ppl_ref"]
+    if ratio > limits.max_ppl_ratio:
+        out.append(f"ppl ratio {ratio:.4f} > {limits.max_ppl_ratio}")
+    if stats["kld_mean"] > limits.max_kld:
+        out.append(f"mean KL {stats['kld_mean']:.5f} > {limits.max_kld}")
+    if stats["top1_agreement"] < limits.min_top1:
+        out.append(f"top-1 agreement {stats['top1_agreement']:.4f} < {limits.min_top1}")
+    return out
+
+
+def run_gate(reference: Backend, candidate: Backend, tokenizer_file: Path, config: GateConfig,
+             limits: GateThresholds, *, force: bool = False,
+             on_window: Callable[[int], None] | None = None) -> tuple[Quality, list[str]]:
+    """Score `candidate` against `reference`; returns the manifest's quality block and the failures."""
+    tokens = read_tokens(tokenizer_file, config.data, config.num_tokens)
+    stats = compare(reference, candidate, tokens, window=config.window, on_window=on_window)
+    broken = failures(stats, limits)
+    quality = Quality(dataset=config.data.name, n_tokens=len(tokens),
+                      window=min(config.window, reference.info.max_seq_len, candidate.info.max_seq_len),
+                      passed=not broken, forced=bool(broken) and force, **stats)
+    return quality, broken

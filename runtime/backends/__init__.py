@@ -1,0 +1,53 @@
+"""Open an artifact folder (or an HF checkpoint, for the eager reference) as a Backend."""
+
+from pathlib import Path
+
+from edgereason import artifact
+from edgereason.artifact import Manifest
+from edgereason.errors import ArtifactError
+
+from .base import Backend, ContextOverflowError, ModelInfo
+
+__all__ = ["Backend", "ContextOverflowError", "ModelInfo", "load", "load_eager", "info_from_manifest"]
+
+
+def info_from_manifest(manifest: Manifest, *, format: str | None = None) -> ModelInfo:
+    return ModelInfo(
+        name=manifest.model.name, format=format or manifest.format, recipe=manifest.recipe.name,
+        vocab_size=manifest.arch.vocab_size, max_seq_len=manifest.arch.max_seq_len,
+        eos_ids=tuple(manifest.tokenizer.eos_ids), bos_id=manifest.tokenizer.bos_id,
+        add_bos=manifest.tokenizer.add_bos,
+    )
+
+
+def load(folder: Path, *, verify_sha256: bool = True, num_threads: int | None = None) -> Backend:
+    """Verify an artifact folder against its manifest and open its model file.
+
+    Raises:
+        ArtifactError: missing/corrupt folder, or a format this version cannot run.
+    """
+    folder = Path(folder)
+    manifest = artifact.read_manifest(folder, verify_sha256=verify_sha256)
+    info = info_from_manifest(manifest)
+    model_files = [name for name in manifest.files if name.endswith(f".{manifest.format}")]
+    if not model_files:
+        raise ArtifactError(f"{folder.name}: the manifest lists no .{manifest.format} file: re-export it")
+    try:
+        if manifest.format == "pte":
+            from .pte import PteBackend
+
+            return PteBackend(folder / model_files[0], info, num_threads=num_threads)
+        if manifest.format == "onnx":
+            from .onnx import OnnxBackend
+
+            return OnnxBackend(folder, model_files[0], info, num_threads=num_threads)
+    except RuntimeError as e:  # both runtimes report a bad program/graph as RuntimeError
+        raise ArtifactError(f"{folder.name}: the model file does not load ({e!s:.200}): re-export it") from e
+    raise ArtifactError(f"{folder.name}: unknown format '{manifest.format}' (known: pte, onnx)")
+
+
+def load_eager(hf_dir: Path, info: ModelInfo, *, num_threads: int | None = None) -> Backend:
+    """The fp32 eager reference on a normalized HF checkpoint."""
+    from .eager import EagerBackend
+
+    return EagerBackend(Path(hf_dir), info, num_threads=num_threads)

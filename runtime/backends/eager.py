@@ -1,0 +1,48 @@
+"""Eager torch on the normalized HF checkpoint: the fp32 reference every artifact is held to."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .base import Backend, ModelInfo
+
+
+class EagerBackend(Backend):
+    def __init__(self, hf_dir: Path, info: ModelInfo, *, num_threads: int | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        self._torch = torch
+        self.model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
+        self.info = info
+        self.reset()
+
+    def reset(self) -> None:
+        from transformers import DynamicCache
+
+        self.cache = DynamicCache(config=self.model.config)
+        self.position = 0
+
+    def _run(self, tokens: Sequence[int], *, all_logits: bool):
+        torch = self._torch
+        ids = torch.tensor([list(tokens)], dtype=torch.long)  # [1, T]
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, cache=self.cache, use_cache=True,
+                             logits_to_keep=0 if all_logits else 1)
+        self.position += len(tokens)
+        return out.logits[0].float().numpy()  # [T or 1, V]
+
+    def _forward(self, tokens: Sequence[int]) -> np.ndarray:
+        return self._run(tokens, all_logits=False)[-1]
+
+    def rewind(self, num_tokens: int) -> None:
+        self.cache.crop(num_tokens)
+        self.position = num_tokens
+
+    def score(self, tokens: Sequence[int]) -> np.ndarray:
+        self.reset()
+        self.check_room(len(tokens))
+        return self._run(tokens, all_logits=True)

