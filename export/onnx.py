@@ -8,11 +8,10 @@ import json
 import shutil
 from pathlib import Path
 
-from edgereason.quant.recipes import Recipe
-
 from edgereason.artifact import GENAI_CONFIG, IOInfo
 from edgereason.errors import ExportError
 from edgereason.logs import captured_output, tail
+from edgereason.quant.recipes import Recipe
 
 from .hf import TOKENIZER_FILES
 

@@ -9,11 +9,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from edgereason.quant.recipes import Recipe
-
 from edgereason.artifact import IOInfo
 from edgereason.errors import ExportError
 from edgereason.logs import captured_output, tail
+from edgereason.quant.recipes import Recipe
 
 MODEL_FILE = "model.pte"
 

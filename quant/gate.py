@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from edgereason.quant.recipes import GateThresholds
-from edgereason.runtime.backends import Backend
 
 from edgereason import cache
 from edgereason.artifact import Quality
 from edgereason.errors import UsageError
+from edgereason.quant.recipes import GateThresholds
+from edgereason.runtime.backends import Backend
 
 DEFAULT_NUM_TOKENS = 4096
 DEFAULT_WINDOW = 512

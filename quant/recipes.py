@@ -39,9 +39,11 @@ class OnnxSettings:
 class GateThresholds:
     """Refuse an artifact beyond these, measured against the fp32 reference on WikiText-2.
 
-    Chosen from measurements of smollm2-135m (see README "Accuracy gate"): each limit sits well
-    outside what a correct export of that recipe gives and well inside what a broken one gives
-    (a broken export has top-1 agreement near 0 and KL of several nats).
+    Chosen from measurements of smollm2-135m on the first 4,096 WikiText-2 test tokens (README,
+    "Accuracy gate"): each limit sits outside what a correct export of that recipe gave in both
+    formats, with margin, and far inside what a broken export gives (top-1 agreement near 0, KL
+    of several nats). int4 limits are loose because this 135M model loses ~40-50% perplexity to
+    round-to-nearest 4-bit weights (its fp32 reference is already dequantized Q4_1).
     """
 
     max_ppl_ratio: float
@@ -70,13 +72,13 @@ RECIPES: dict[RecipeName, Recipe] = {
         RecipeName.INT8,
         PteSettings(qmode="8da8w", group_size=0, embedding_bits=8),
         OnnxSettings("int8", _ONNX_QUANT),
-        GateThresholds(max_ppl_ratio=1.05, max_kld=0.05, min_top1=0.90),
+        GateThresholds(max_ppl_ratio=1.06, max_kld=0.06, min_top1=0.85),
     ),
     RecipeName.INT4: Recipe(
         RecipeName.INT4,
         PteSettings(qmode="8da4w", group_size=32, embedding_bits=8),
         OnnxSettings("int4", ("block_size=32", *_ONNX_QUANT)),
-        GateThresholds(max_ppl_ratio=1.25, max_kld=0.25, min_top1=0.75),
+        GateThresholds(max_ppl_ratio=1.75, max_kld=0.75, min_top1=0.50),
     ),
 }
 

@@ -8,12 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from edgereason.export import hf
-from edgereason.quant.gate import GateConfig
-from edgereason.quant.recipes import Format, RecipeName
 
 from edgereason import cache, pipeline
+from edgereason.export import hf
 from edgereason.models import resolve
+from edgereason.quant.gate import GateConfig
+from edgereason.quant.recipes import Format, RecipeName
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_SEQ_LEN = 128

@@ -1,10 +1,10 @@
 import json
 
 import pytest
-from edgereason.quant.recipes import Format, RecipeName
 
 from edgereason import artifact
 from edgereason.errors import ArtifactError, OutputError
+from edgereason.quant.recipes import Format, RecipeName
 
 FORMAT_FILES = {Format.PTE: {"model.pte"}, Format.ONNX: {"model.onnx", "model.onnx.data", "genai_config.json"}}
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from edgereason.quant.recipes import Format, RecipeName
 from edgereason.runtime import backends
 from edgereason.runtime.backends import ContextOverflowError
@@ -67,3 +68,22 @@ def test_context_overflow_is_a_clear_error(tiny_artifacts, fmt):
     backend.prefill(list(range(100, 228)))  # exactly 128 fits
     with pytest.raises(ContextOverflowError, match="128 cached \\+ 1 new"):
         backend.step(5)
+
+
+@pytest.mark.parametrize("recipe", list(RecipeName))
+def test_onnx_folder_runs_unchanged_in_ort_genai(tiny_artifacts, recipe):
+    """The folder is an ORT GenAI model as is, and our plain-onnxruntime loop decodes the same tokens."""
+    import onnxruntime_genai as og
+
+    folder = tiny_artifacts[Format.ONNX, recipe]
+    model = og.Model(str(folder))
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(PROMPT) + 24, do_sample=False)
+    generator = og.Generator(model, params)
+    generator.append_tokens(PROMPT)
+    theirs = []
+    while not generator.is_done():
+        generator.generate_next_token()
+        theirs.append(int(generator.get_next_tokens()[0]))
+    ours = [s.token_id for s in generate(backends.load(folder), PROMPT, max_new_tokens=len(theirs))]
+    assert ours == theirs

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from edgereason.quant.recipes import Format, RecipeName
 
 EDGEREASON = str(Path(sys.executable).parent / "edgereason")

