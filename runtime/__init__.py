@@ -1,5 +1,55 @@
-"""The runtime: one decode loop over eager torch, .pte and .onnx backends."""
+"""The runtime: one decode loop over eager torch, .pte and .onnx backends, with confidence.
 
+    from edgereason.runtime import open_model, generate, solve
+    model = open_model("artifacts/smollm2-135m-int4-pte")
+    result = solve(model.backend, model.text, "A farmer has 12 sheep ...", calibrator=model.calibrator)
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgereason import artifact
+from edgereason.artifact import Manifest
 from edgereason.runtime.backends import Backend, ModelInfo, load, load_eager
+from edgereason.runtime.calibrate import Calibrator, load_calibrator
+from edgereason.runtime.generate import Step, generate
+from edgereason.runtime.reason import SolveConfig, SolveResult, Strategy, solve
+from edgereason.runtime.sampling import SamplingConfig, make_sampler
+from edgereason.runtime.text import Text
 
-__all__ = ["Backend", "ModelInfo", "load", "load_eager"]
+__all__ = ["Backend", "LoadedModel", "ModelInfo", "SamplingConfig", "SolveConfig", "SolveResult", "Step", "Strategy",
+           "Text", "generate", "load", "load_eager", "make_sampler", "open_model", "solve"]
+
+
+@dataclass
+class LoadedModel:
+    """An artifact opened for use: its backend, tokenizer/chat template, manifest and calibrator."""
+
+    folder: Path
+    manifest: Manifest
+    backend: Backend
+    text: Text
+    calibrator: Calibrator | None
+
+    @property
+    def model_sha256(self) -> str:
+        """sha256 of the model file(s): what a calibrator is tied to."""
+        return model_sha256(self.manifest)
+
+
+def model_sha256(manifest: Manifest) -> str:
+    return "+".join(e.sha256 for name, e in sorted(manifest.files.items()) if name.startswith("model."))
+
+
+def open_model(folder: Path | str, *, num_threads: int | None = None, verify_sha256: bool = True) -> LoadedModel:
+    """Verify and open an artifact folder, with its tokenizer, chat template and calibrator (if fitted).
+
+    Raises:
+        ArtifactError: missing/corrupt folder. UsageError: a calibrator fitted on another artifact.
+    """
+    folder = Path(folder)
+    backend = load(folder, verify_sha256=verify_sha256, num_threads=num_threads)
+    manifest = artifact.read_manifest(folder, verify=False)
+    tok = manifest.tokenizer
+    text = Text(folder, chat_template=tok.chat_template, add_bos=tok.add_bos, bos_id=tok.bos_id)
+    return LoadedModel(folder, manifest, backend, text, load_calibrator(folder, model_sha256(manifest)))

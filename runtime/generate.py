@@ -1,45 +1,87 @@
-"""The one decode loop: a generator of Steps over any Backend."""
+"""The one decode loop: a generator of Steps over any Backend, with confidence on every step.
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+Layers, each consuming only the one below (mlx-lm style): `generate` (token ids + signals) →
+`runtime.stream` (text, throughput) → `runtime.reason` (answers, early exit, votes).
+"""
 
-import numpy as np
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from .backends.base import Backend
+from .confidence import StepSignals, TraceConfidence, step_signals
 from .sampling import Sampler, greedy
 
 
 @dataclass(frozen=True)
 class Step:
-    """One generated token. `finish_reason` is set on the last step: "stop" (eos) or "length"."""
+    """One generated token.
+
+    Attributes:
+        index: 0 for the first generated token.
+        token_id: the token.
+        signals: confidence of the distribution it was drawn from (before temperature/top-k/top-p).
+        group_conf: sliding-window group confidence after this token (None until the window fills).
+        elapsed_ms: wall time from the start of prefill to this token (the first one's is the TTFT).
+        finish_reason: set on the last step only: "stop" (eos), "length" (max tokens) or
+            "early_exit" (the exit policy stopped the trace).
+    """
 
     index: int
     token_id: int
-    logprob: float
+    signals: StepSignals
+    group_conf: float | None
+    elapsed_ms: float
     finish_reason: str | None = None
 
-
-def _logprob(logits: np.ndarray, token: int) -> float:
-    x = logits.astype(np.float64)
-    top = x.max()
-    return float(x[token] - top - np.log(np.exp(x - top).sum()))
+    @property
+    def logprob(self) -> float:
+        return self.signals.logprob
 
 
-def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = greedy,
-             max_new_tokens: int = 256, stop_ids: Sequence[int] | None = None) -> Iterator[Step]:
-    """Prefill `prompt_ids` from an empty cache, then decode until eos or `max_new_tokens`.
+# Called with each Step (finish_reason still None) and the trace so far; True stops the trace.
+ExitPolicy = Callable[[Step, TraceConfidence], bool]
+
+
+def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = greedy, max_new_tokens: int = 256,
+             stop_ids: Sequence[int] | None = None, exit_policy: ExitPolicy | None = None,
+             confidence: TraceConfidence | None = None) -> Iterator[Step]:
+    """Prefill `prompt_ids` from an empty cache, then decode until eos, `max_new_tokens` or the policy.
+
+    Args:
+        backend: any Backend; its cache is reset first.
+        prompt_ids: the prompt, chat template already applied.
+        sampler: from `make_sampler`; greedy by default.
+        max_new_tokens: generation budget; the prompt plus this must fit the context.
+        stop_ids: token ids that end the trace (default: the model's eos ids).
+        exit_policy: early exit; see `runtime.policies`.
+        confidence: a TraceConfidence to fill (pass your own to read the trace summary after).
 
     Yields:
-        Step per generated token; the eos token itself is yielded with finish_reason "stop".
+        One Step per token; the eos token itself is yielded with finish_reason "stop".
+
+    Raises:
+        ContextOverflowError: the prompt plus the tokens decoded so far exceed the context.
     """
     stops = set(backend.info.eos_ids if stop_ids is None else stop_ids)
+    trace = confidence if confidence is not None else TraceConfidence()
+    start = time.perf_counter()
     backend.reset()
     logits = backend.prefill(prompt_ids)
     for index in range(max_new_tokens):
         token = sampler(logits)
-        last = index == max_new_tokens - 1
-        reason = "stop" if token in stops else ("length" if last else None)
-        yield Step(index, token, _logprob(logits, token), reason)
+        signals = step_signals(logits, token)
+        step = Step(index, token, signals, trace.update(signals), (time.perf_counter() - start) * 1e3)
+        if token in stops:
+            reason = "stop"
+        elif exit_policy is not None and exit_policy(step, trace):
+            reason = "early_exit"
+        elif index == max_new_tokens - 1:
+            reason = "length"
+        else:
+            reason = None
         if reason:
+            yield replace(step, finish_reason=reason)
             return
+        yield step
         logits = backend.step(token)

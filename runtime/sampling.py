@@ -65,6 +65,23 @@ def greedy(logits: np.ndarray) -> int:
     return int(np.argmax(logits))
 
 
+def candidates(logits: np.ndarray, top_k: int) -> np.ndarray:
+    """Token ids ordered by (logit desc, id asc), cut to the first `top_k` (0: all).
+
+    With top-k, a partition finds the k-th largest logit first, so only ~k ids are sorted
+    (a full stable sort of a 49k vocabulary costs ~3 ms a token; this ~0.1 ms).
+    """
+    if top_k and top_k < len(logits):
+        kth = np.partition(logits, -top_k)[-top_k]
+        above = np.flatnonzero(logits > kth)
+        ties = np.flatnonzero(logits == kth)[: top_k - len(above)]  # ascending ids among equals
+        ids = np.concatenate([above, ties])
+    else:
+        ids = np.arange(len(logits))
+    order = np.argsort(-logits[ids], kind="stable")  # stable: equal logits keep ascending ids
+    return ids[order]
+
+
 def make_sampler(config: SamplingConfig) -> Sampler:
     """A closure over its own PRNG: call it with logits [V], get a token id."""
     if config.temperature == 0.0:
@@ -72,9 +89,7 @@ def make_sampler(config: SamplingConfig) -> Sampler:
     rng = SplitMix64(config.seed)
 
     def sample(logits: np.ndarray) -> int:
-        ids = np.lexsort((np.arange(len(logits)), -logits.astype(np.float64)))  # logit desc, id asc
-        if config.top_k:
-            ids = ids[: config.top_k]
+        ids = candidates(logits, config.top_k)
         scaled = logits[ids].astype(np.float64) / config.temperature
         probs = np.exp(scaled - scaled[0])
         probs /= probs.sum()

@@ -1,0 +1,1 @@
+"""Benchmarks and reasoning tasks."""

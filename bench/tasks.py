@@ -1,0 +1,167 @@
+"""Reasoning tasks: a built-in graded arithmetic suite, and GSM8K / ARC-Easy read by path.
+
+The built-in suite exists so that calibration has signal on a 135M model: GSM8K is nearly all
+wrong at that size, while 1–4 step word problems span easy to hard. Problems are generated from
+a seed, so a (seed, n) pair names the same problems on every machine.
+"""
+
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgereason import cache
+from edgereason.errors import UsageError
+from edgereason.runtime.answers import AnswerKind, extract_math
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    question: str
+    answer: str
+    kind: AnswerKind = AnswerKind.MATH
+    choices: tuple[str, ...] = ()  # "A. text" lines for multiple choice
+    num_steps: int | None = None  # built-in suite only
+    meta: dict = field(default_factory=dict)
+
+
+_NAMES = ["Tom", "Ana", "Li", "Sara", "Omar", "Mia", "Ravi", "Ella", "Ken", "Zoe", "Noah", "Ivy"]
+_ITEMS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "cards", "shells", "cookies", "stamps"]
+
+
+def builtin_suite(n: int, *, seed: int = 0, steps: tuple[int, ...] = (1, 2, 3, 4)) -> list[Problem]:
+    """`n` word problems, steps cycling through `steps`; each answer is an exact integer >= 0."""
+    rng = random.Random(seed)
+    return [_word_problem(rng, f"builtin-{seed}-{i}", steps[i % len(steps)]) for i in range(n)]
+
+
+def _word_problem(rng: random.Random, pid: str, num_steps: int) -> Problem:
+    name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
+    value = rng.randint(2, 20)
+    sentences = [f"{name} has {value} {item}."]
+    work = [f"{name} starts with {value} {item}."]
+    for _ in range(num_steps):
+        ops = ["add", "sub", "mul"] + (["div"] if any(value % k == 0 for k in (2, 3, 4, 5)) else [])
+        op = rng.choice(ops if value > 1 else ["add", "mul"])
+        if op == "add":
+            k = rng.randint(2, 15)
+            sentences.append(rng.choice([f"{name} buys {k} more {item}.", f"A friend gives {name} {k} {item}."]))
+            work.append(f"{value} + {k} = {value + k}.")
+            value += k
+        elif op == "sub":
+            k = rng.randint(1, max(1, value - 1))
+            sentences.append(rng.choice([f"{name} gives away {k} {item}.", f"{name} loses {k} {item}."]))
+            work.append(f"{value} - {k} = {value - k}.")
+            value -= k
+        elif op == "mul":
+            k = rng.choice([2, 3])
+            word = {2: "doubles", 3: "triples"}[k]
+            sentences.append(f"Then {name} {word} the number of {item}.")
+            work.append(f"{value} * {k} = {value * k}.")
+            value *= k
+        else:
+            k = rng.choice([d for d in (2, 3, 4, 5) if value % d == 0])
+            sentences.append(f"{name} splits the {item} into {k} equal groups and keeps one group.")
+            work.append(f"{value} / {k} = {value // k}.")
+            value //= k
+    question = " ".join(sentences) + f" How many {item} does {name} have now?"
+    solution = "\n".join(work) + f"\nThe answer is {value}."
+    return Problem(pid, question, str(value), num_steps=num_steps, meta={"solution": solution})
+
+
+def read_gsm8k(path: Path | None = None, *, n: int | None = None, offset: int = 0) -> list[Problem]:
+    """GSM8K records (`question`, `answer` ending in `#### n`) from a JSONL file."""
+    path = Path(path) if path else cache.data_dir() / "gsm8k_test.jsonl"
+    rows = _read_jsonl(path, n, offset)
+    out = []
+    for i, row in enumerate(rows):
+        try:
+            answer = extract_math(row["answer"].rsplit("####", 1)[1])
+            out.append(Problem(f"gsm8k-{offset + i}", row["question"], answer or "",
+                               meta={"solution": row["answer"]}))
+        except (KeyError, IndexError, AttributeError) as e:
+            raise UsageError(f"{path} line {offset + i + 1} is not a GSM8K record ({e}): pass a GSM8K JSONL") from e
+    return out
+
+
+def read_arc(path: Path | None = None, *, n: int | None = None, offset: int = 0) -> list[Problem]:
+    """ARC records; numeric labels (1–4) are shown as A–D so one extractor serves all."""
+    path = Path(path) if path else cache.data_dir() / "arc_easy_test.jsonl"
+    rows = _read_jsonl(path, n, offset)
+    out = []
+    for i, row in enumerate(rows):
+        try:
+            labels = [c["label"] for c in row["question"]["choices"]]
+            letters = "ABCDE"[: len(labels)]
+            as_letter = dict(zip(labels, letters, strict=True))
+            choices = tuple(f"{letters[j]}. {c['text']}" for j, c in enumerate(row["question"]["choices"]))
+            out.append(Problem(row.get("id", f"arc-{offset + i}"), row["question"]["stem"],
+                               as_letter[row["answerKey"]], kind=AnswerKind.CHOICE, choices=choices))
+        except (KeyError, TypeError, ValueError) as e:
+            raise UsageError(f"{path} line {offset + i + 1} is not an ARC record ({e}): pass an ARC JSONL") from e
+    return out
+
+
+def _read_jsonl(path: Path, n: int | None, offset: int) -> list[dict]:
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist: pass the task file's path (see ../shared/data/README.md)")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if lineno <= offset or not line.strip():
+                continue
+            if n is not None and len(rows) >= n:
+                break
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise UsageError(f"{path} line {lineno} is not JSON ({e.msg}): pass a JSONL file") from e
+    return rows
+
+
+def load_task(name: str, *, n: int, seed: int = 0, offset: int = 0, path: Path | None = None) -> list[Problem]:
+    """`builtin`, `gsm8k`, `arc-easy`, or a path to a GSM8K-style or ARC-style JSONL file."""
+    if name == "builtin":
+        return builtin_suite(n, seed=seed)
+    if name == "gsm8k":
+        return read_gsm8k(path, n=n, offset=offset)
+    if name in ("arc", "arc-easy"):
+        return read_arc(path, n=n, offset=offset)
+    candidate = Path(name)
+    if candidate.is_file():
+        first = _read_jsonl(candidate, 1, 0)
+        if first and "answerKey" in first[0]:
+            return read_arc(candidate, n=n, offset=offset)
+        return read_gsm8k(candidate, n=n, offset=offset)
+    raise UsageError(f"unknown task '{name}': use builtin, gsm8k, arc-easy or a JSONL path")
+
+
+SHOT_SEED = 10_000  # few-shot examples come from a seed no evaluation uses
+
+_ARC_SHOT = (
+    "Which of these is a source of light?\nA. a mirror\nB. the Moon\nC. the Sun\nD. a window",
+    "A mirror and the Moon only reflect light, and a window lets it through. The Sun makes its own light.\n"
+    "The answer is C.",
+)
+
+
+def shots_for(task: str, *, num_shots: int = 2) -> list[tuple[str, str]]:
+    """Worked examples (question, answer) that show the model the answer format for a task."""
+    if num_shots <= 0 or task == "none":
+        return []
+    if task == "builtin":
+        return [(p.question, p.meta["solution"]) for p in builtin_suite(num_shots, seed=SHOT_SEED, steps=(2, 3))]
+    if task == "gsm8k":
+        train = cache.data_dir() / "gsm8k_train.jsonl"
+        return [(p.question, _clean_gsm8k(p.meta["solution"])) for p in read_gsm8k(train, n=num_shots)]
+    if task in ("arc", "arc-easy"):
+        return [_ARC_SHOT]
+    raise UsageError(f"unknown shots '{task}': use builtin, gsm8k, arc-easy or none")
+
+
+def _clean_gsm8k(solution: str) -> str:
+    """GSM8K's calculator notes (<<48/2=24>>) removed and `#### n` said as 'The answer is n.'."""
+    body, _, final = solution.rpartition("####")
+    return re.sub(r"<<[^>]*>>", "", body).strip() + f"\nThe answer is {final.strip()}."

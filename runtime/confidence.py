@@ -1,0 +1,92 @@
+"""Confidence signals, per step from the logits already there, and per trace from the steps.
+
+Per step: top-1 probability, top-1 − top-2 margin, entropy (nats), and DeepConf's token
+confidence C = −mean(log p) over the top-k tokens (Fu et al. 2025: a peaked distribution pushes
+the other top-k log-probs down, so C grows with confidence). Per trace: sliding-window group
+confidence (mean C over the last `window` tokens), its lowest value, the tail (mean C of the last
+`tail` tokens) and the bottom-10% group mean. One pass over the logits: ~60 µs for a 49k vocabulary.
+
+Confidence is computed from the model's logits *before* temperature and top-k/top-p, so every
+backend and every sampling setting report the same numbers for the same distribution.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DEFAULT_TOP_K = 20
+DEFAULT_WINDOW = 32
+DEFAULT_TAIL = 32
+
+
+@dataclass(frozen=True)
+class StepSignals:
+    logprob: float  # of the chosen token
+    top1_prob: float
+    margin: float  # p(top-1) − p(top-2)
+    entropy: float  # nats
+    token_conf: float  # DeepConf: −mean log p of the top-k
+
+
+def step_signals(logits: np.ndarray, token: int, *, top_k: int = DEFAULT_TOP_K) -> StepSignals:
+    """Signals of one step's logits [V] and the token chosen from them."""
+    x = logits.astype(np.float32, copy=False)
+    peak = float(x.max())
+    exp = np.exp(x - peak)  # [V]
+    total = float(exp.sum())
+    log_z = peak + np.log(total)
+    entropy = log_z - float(exp @ x) / total
+    top = np.partition(x, -top_k)[-top_k:] if top_k < len(x) else x  # unordered top-k logits
+    top2 = np.sort(top)[-2:] if len(top) >= 2 else np.array([peak, peak])
+    return StepSignals(
+        logprob=float(x[token]) - log_z,
+        top1_prob=float(np.exp(top2[-1] - log_z)),
+        margin=float(np.exp(top2[-1] - log_z) - np.exp(top2[-2] - log_z)),
+        entropy=float(max(entropy, 0.0)),
+        token_conf=float(log_z - top.astype(np.float64).mean()),
+    )
+
+
+@dataclass
+class TraceConfidence:
+    """Running per-trace statistics, updated once per step in O(1)."""
+
+    window: int = DEFAULT_WINDOW
+    tail: int = DEFAULT_TAIL
+    _recent: deque = field(default_factory=deque, repr=False)
+    _recent_sum: float = 0.0
+    token_confs: list[float] = field(default_factory=list)
+    group_confs: list[float] = field(default_factory=list)  # one per step once the window is full
+    logprobs: list[float] = field(default_factory=list)
+
+    def update(self, signals: StepSignals) -> float | None:
+        """Add a step; returns the current group confidence once `window` steps are in."""
+        self.token_confs.append(signals.token_conf)
+        self.logprobs.append(signals.logprob)
+        self._recent.append(signals.token_conf)
+        self._recent_sum += signals.token_conf
+        if len(self._recent) > self.window:
+            self._recent_sum -= self._recent.popleft()
+        if len(self._recent) < self.window:
+            return None
+        group = self._recent_sum / self.window
+        self.group_confs.append(group)
+        return group
+
+    def summary(self) -> dict[str, float]:
+        """Trace-level features (the calibrator's inputs). Short traces use what they have."""
+        confs = np.asarray(self.token_confs or [0.0])
+        groups = np.asarray(self.group_confs or [confs.mean()])
+        lowest = np.sort(groups)
+        bottom = lowest[: max(1, len(lowest) // 10)]
+        logprobs = np.asarray(self.logprobs or [0.0])
+        return {
+            "mean_conf": float(confs.mean()),
+            "lowest_group_conf": float(lowest[0]),
+            "bottom10_group_conf": float(bottom.mean()),
+            "tail_conf": float(confs[-self.tail:].mean()),
+            "mean_logprob": float(logprobs.mean()),
+            "min_logprob": float(logprobs.min()),
+            "num_tokens": float(len(self.token_confs)),
+        }

@@ -1,0 +1,258 @@
+"""Answer a reasoning question and decide whether to trust the answer.
+
+Strategies: `greedy` (one greedy trace), `early-exit` (one greedy trace with the abort and probe
+policies), `vote` (up to N sampled traces, confidence-weighted vote that stops once the leader
+can't be overtaken). The decision: a calibrator (fitted per artifact) maps the result's features
+to P(correct); accept at or above its threshold, otherwise escalate (the slow path).
+"""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from edgereason.errors import UsageError
+
+from .answers import AnswerKind, extract, same_answer
+from .backends.base import Backend
+from .calibrate import Calibrator
+from .confidence import DEFAULT_WINDOW, TraceConfidence
+from .generate import generate
+from .policies import AnswerProbe, GroupConfidenceAbort, any_of
+from .sampling import SamplingConfig, make_sampler
+from .text import Text
+
+# Trace features the calibrator reads, in order.
+FEATURES = ("mean_conf", "lowest_group_conf", "bottom10_group_conf", "tail_conf", "mean_logprob", "min_logprob",
+            "num_tokens", "vote_share", "has_answer")
+UNCALIBRATED_THRESHOLD = 0.5
+
+
+class Strategy(StrEnum):
+    GREEDY = "greedy"
+    EARLY_EXIT = "early-exit"
+    VOTE = "vote"
+
+
+@dataclass(frozen=True)
+class ExitConfig:
+    """Early-exit switches and thresholds (each policy can be turned off).
+
+    Attributes:
+        abort: abandon a trace whose group confidence drops below `abort_threshold`.
+        abort_threshold: DeepConf group confidence (mean −log p of the top-20, over `abort_window` tokens).
+        probe: probe for a settled answer at newlines (DEER-style) and stop when it is settled.
+        probe_threshold: mean probability of the probed answer tokens that counts as settled.
+        probe_patience: consecutive confident probes with the same answer needed.
+        probe_min_tokens: no probe before this many tokens.
+        vote_early_stop: stop voting once the leader can't be overtaken by the remaining traces.
+    """
+
+    abort: bool = True
+    abort_threshold: float = 4.0
+    abort_window: int = DEFAULT_WINDOW
+    probe: bool = True
+    probe_threshold: float = 0.9
+    probe_patience: int = 2
+    probe_min_tokens: int = 16
+    vote_early_stop: bool = True
+
+    def __post_init__(self) -> None:
+        if self.abort_window < 1 or self.probe_patience < 1 or self.probe_min_tokens < 0:
+            raise UsageError("--abort-window and --probe-patience must be >= 1, --probe-min-tokens >= 0")
+        if not 0.0 <= self.probe_threshold <= 1.0:
+            raise UsageError(f"--probe-threshold must be in [0, 1], got {self.probe_threshold}")
+
+
+@dataclass(frozen=True)
+class SolveConfig:
+    """Attributes:
+    strategy: greedy | early-exit | vote.
+    max_new_tokens: budget per trace.
+    max_traces: traces for `vote`.
+    sampling: for `vote` traces (trace i uses seed + i); greedy strategies ignore it.
+    exit: early-exit policies (used by early-exit and vote).
+    """
+
+    strategy: Strategy = Strategy.EARLY_EXIT
+    max_new_tokens: int = 320
+    max_traces: int = 5
+    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.7, top_k=40, seed=0))
+    exit: ExitConfig = field(default_factory=ExitConfig)
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise UsageError(f"--max-new-tokens must be >= 1, got {self.max_new_tokens}")
+        if self.max_traces < 1:
+            raise UsageError(f"--max-traces must be >= 1, got {self.max_traces}")
+        if self.strategy is Strategy.VOTE and self.sampling.temperature == 0.0:
+            raise UsageError("--strategy vote needs --temperature > 0: greedy traces would all be the same")
+
+
+@dataclass
+class Trace:
+    token_ids: list[int]
+    text: str
+    answer: str | None
+    finish_reason: str | None
+    aborted: bool
+    settled: bool  # stopped by the answer probe
+    features: dict[str, float]
+    probe_tokens: int
+    seconds: float
+
+    @property
+    def weight(self) -> float:
+        """Vote weight in [0, 1]: the geometric-mean token probability of the trace."""
+        return float(np.exp(self.features["mean_logprob"]))
+
+
+@dataclass
+class SolveResult:
+    answer: str | None
+    p_correct: float
+    calibrated: bool
+    decision: str  # "accept" | "escalate"
+    reasons: list[str]
+    strategy: str
+    traces: list[Trace]
+    features: dict[str, float]
+    tokens_generated: int
+    probe_tokens: int
+    seconds: float
+
+
+SYSTEM = "You are a careful math tutor. Solve the problem step by step, then finish with 'The answer is N.'"
+SYSTEM_CHOICE = "Answer the multiple-choice question. Think briefly, then finish with 'The answer is X.' (a letter)."
+
+
+def messages_for(question: str, *, kind: AnswerKind, choices: Sequence[str] = (),
+                 shots: Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
+    """System prompt, few-shot turns, then the question (choices listed under it)."""
+    body = question + ("\n" + "\n".join(choices) if choices else "")
+    messages = [{"role": "system", "content": SYSTEM if kind is AnswerKind.MATH else SYSTEM_CHOICE}]
+    for q, a in shots:
+        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    return [*messages, {"role": "user", "content": body}]
+
+
+def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | None = None,
+          kind: AnswerKind = AnswerKind.MATH, choices: Sequence[str] = (), shots: Sequence[tuple[str, str]] = (),
+          calibrator: Calibrator | None = None) -> SolveResult:
+    """Answer `question`, with P(correct) and an accept/escalate decision.
+
+    Raises:
+        ContextOverflowError: the prompt and budget don't fit the artifact's context.
+    """
+    config = config or SolveConfig()
+    start = time.perf_counter()
+    prompt = text.encode(text.render(messages_for(question, kind=kind, choices=choices, shots=shots)))
+    if len(prompt) + config.max_new_tokens > backend.info.max_seq_len:
+        from .backends.base import ContextOverflowError
+
+        raise ContextOverflowError(
+            f"prompt of {len(prompt)} tokens + --max-new-tokens {config.max_new_tokens} exceed the context of "
+            f"{backend.info.max_seq_len}: shorten the question, use fewer shots or lower --max-new-tokens")
+    traces: list[Trace] = []
+    if config.strategy is Strategy.VOTE:
+        traces = _vote(backend, text, prompt, config, kind)
+    else:
+        greedy_cfg = SamplingConfig()
+        use_exit = config.strategy is Strategy.EARLY_EXIT
+        traces = [_trace(backend, text, prompt, config, kind, greedy_cfg, use_exit)]
+    answer, share = _tally(traces)
+    winners = [t for t in traces if answer is not None and same_answer(t.answer, answer)] or traces
+    features = {name: float(np.mean([t.features[name] for t in winners]))
+                for name in FEATURES if name not in ("vote_share", "has_answer")}
+    features["vote_share"] = share
+    features["has_answer"] = float(answer is not None)
+    p, reasons, decision = _decide(answer, traces, features, calibrator)
+    return SolveResult(
+        answer=answer, p_correct=p, calibrated=calibrator is not None, decision=decision, reasons=reasons,
+        strategy=config.strategy.value, traces=traces, features=features,
+        tokens_generated=sum(len(t.token_ids) for t in traces), probe_tokens=sum(t.probe_tokens for t in traces),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind,
+           sampling: SamplingConfig, use_exit: bool) -> Trace:
+    start = time.perf_counter()
+    ex = config.exit
+    abort = GroupConfidenceAbort(ex.abort_threshold) if use_exit and ex.abort else None
+    probe = (AnswerProbe(backend, text, kind, threshold=ex.probe_threshold, patience=ex.probe_patience,
+                         min_tokens=ex.probe_min_tokens) if use_exit and ex.probe else None)
+    confidence = TraceConfidence(window=ex.abort_window)
+    steps = list(generate(backend, prompt, sampler=make_sampler(sampling), max_new_tokens=config.max_new_tokens,
+                          exit_policy=any_of([abort, probe]), confidence=confidence))
+    ids = [s.token_id for s in steps]
+    body = text.decode(ids)
+    aborted = abort is not None and abort.fired_at is not None
+    settled = probe is not None and probe.settled_answer is not None
+    answer = None if aborted else (probe.settled_answer if settled else extract(body, kind))
+    return Trace(token_ids=ids, text=body, answer=answer, finish_reason=steps[-1].finish_reason if steps else None,
+                 aborted=aborted, settled=settled, features=confidence.summary(),
+                 probe_tokens=probe.probe_tokens if probe else 0, seconds=time.perf_counter() - start)
+
+
+def _vote(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind) -> list[Trace]:
+    traces: list[Trace] = []
+    base = config.sampling
+    for i in range(config.max_traces):
+        sampling = SamplingConfig(temperature=base.temperature, top_k=base.top_k, top_p=base.top_p,
+                                  seed=(base.seed + i) % (1 << 64))
+        traces.append(_trace(backend, text, prompt, config, kind, sampling, use_exit=True))
+        if config.exit.vote_early_stop and _settled_vote(traces, config.max_traces - len(traces)):
+            break
+    return traces
+
+
+def _weights(traces: Sequence[Trace]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for t in traces:
+        if t.answer is None:
+            continue
+        key = next((k for k in totals if same_answer(k, t.answer)), t.answer)
+        totals[key] = totals.get(key, 0.0) + t.weight
+    return totals
+
+
+def _settled_vote(traces: Sequence[Trace], remaining: int) -> bool:
+    """True when the leader's weight beats the runner-up even if every remaining trace (weight <= 1) disagrees."""
+    ranked = sorted(_weights(traces).values(), reverse=True)
+    if not ranked:
+        return False
+    runner_up = ranked[1] if len(ranked) > 1 else 0.0
+    return ranked[0] - runner_up > remaining
+
+
+def _tally(traces: Sequence[Trace]) -> tuple[str | None, float]:
+    """The confidence-weighted winner and its share of all answered weight."""
+    totals = _weights(traces)
+    if not totals:
+        return None, 0.0
+    answer = max(totals, key=totals.get)
+    return answer, totals[answer] / sum(totals.values())
+
+
+def _decide(answer: str | None, traces: Sequence[Trace], features: dict[str, float],
+            calibrator: Calibrator | None) -> tuple[float, list[str], str]:
+    reasons = []
+    if calibrator is not None:
+        p = float(calibrator.predict([features])[0])
+        threshold = calibrator.threshold
+    else:
+        # Without a calibrator: the winner's vote share times its geometric-mean token probability.
+        p = features["vote_share"] * float(np.exp(features["mean_logprob"]))
+        threshold = UNCALIBRATED_THRESHOLD
+        reasons.append("uncalibrated (no calibrator.json: run `edgereason calibrate`); raw confidence used")
+    if answer is None:
+        aborted = sum(t.aborted for t in traces)
+        reasons.append(f"no answer ({aborted} of {len(traces)} traces aborted for low confidence)" if aborted
+                       else "no answer found in the trace")
+        return p, reasons, "escalate"
+    verdict = "accept" if p >= threshold else "escalate"
+    reasons.append(f"P(correct) {p:.2f} {'>=' if verdict == 'accept' else '<'} threshold {threshold:.2f}")
+    return p, reasons, verdict

@@ -1,0 +1,85 @@
+"""Text in and out of an artifact: its tokenizer, its chat template, and streaming decode.
+
+The chat template and stop tokens come from the artifact's manifest (the model's own tokenizer
+config), never from SmolLM2 assumptions. Rendering follows transformers: a sandboxed jinja2
+environment with trim_blocks/lstrip_blocks, `raise_exception` and a non-escaping `tojson`.
+"""
+
+import datetime
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from edgereason.errors import UsageError
+
+
+class Text:
+    """Tokenizer + chat template of one artifact (or normalized checkpoint) folder."""
+
+    def __init__(self, folder: Path, *, chat_template: str | None, add_bos: bool = False, bos_id: int | None = None):
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+        self.chat_template = chat_template
+        self.add_bos = add_bos
+        self.bos_id = bos_id
+
+    def encode(self, text: str) -> list[int]:
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        return [self.bos_id, *ids] if self.add_bos and self.bos_id is not None else ids
+
+    def decode(self, ids: Sequence[int], *, skip_special: bool = True) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special)
+
+    def render(self, messages: Sequence[dict[str, str]], *, add_generation_prompt: bool = True) -> str:
+        """The chat template applied to `messages`; plain concatenation if the model has none."""
+        if not self.chat_template:
+            return "\n".join(m["content"] for m in messages) + "\n"
+        return _environment().from_string(self.chat_template).render(
+            messages=list(messages), add_generation_prompt=add_generation_prompt, bos_token="", eos_token="")
+
+    def chat_ids(self, user: str, *, history: Sequence[dict[str, str]] = (), system: str | None = None) -> list[int]:
+        messages = ([{"role": "system", "content": system}] if system else []) + list(history)
+        return self.encode(self.render([*messages, {"role": "user", "content": user}]))
+
+    def stream(self) -> "StreamDecoder":
+        return StreamDecoder(self)
+
+
+class StreamDecoder:
+    """Token ids in, printable text out, never splitting a multi-byte character.
+
+    A byte-level BPE token can end in the middle of a UTF-8 sequence; decoding it alone gives
+    U+FFFD. Text is emitted only up to the last complete character.
+    """
+
+    def __init__(self, text: Text):
+        self.text = text
+        self.ids: list[int] = []
+        self.emitted = 0  # characters of the decoded text already returned
+
+    def push(self, token_id: int) -> str:
+        self.ids.append(token_id)
+        decoded = self.text.decode(self.ids)
+        if decoded.endswith("\ufffd"):
+            return ""
+        new = decoded[self.emitted:]
+        self.emitted = len(decoded)
+        return new
+
+
+def _environment():
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str):
+        raise UsageError(f"chat template error: {message}")
+
+    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
+    return env

@@ -1,0 +1,105 @@
+"""Decode loop, early-exit policies, voting and solve() on tiny-random (mechanics, not accuracy)."""
+
+import numpy as np
+import pytest
+
+from edgereason.quant.recipes import Format, RecipeName
+from edgereason.runtime import open_model
+from edgereason.runtime.answers import AnswerKind
+from edgereason.runtime.backends import ContextOverflowError
+from edgereason.runtime.confidence import TraceConfidence, step_signals
+from edgereason.runtime.generate import Step, generate
+from edgereason.runtime.policies import AnswerProbe, GroupConfidenceAbort
+from edgereason.runtime.reason import ExitConfig, SolveConfig, Strategy, Trace, _settled_vote, _tally, solve
+from edgereason.runtime.sampling import SamplingConfig, make_sampler
+
+PROMPT = [504, 3458, 282, 4235, 314, 2634, 30]
+
+
+@pytest.fixture(scope="module", params=list(Format))
+def tiny(request, tiny_artifacts):
+    return open_model(tiny_artifacts[request.param, RecipeName.FP32])
+
+
+def test_generate_stops_on_length_and_on_stop_ids(tiny):
+    steps = list(generate(tiny.backend, PROMPT, max_new_tokens=10, stop_ids=[]))
+    assert len(steps) == 10 and steps[-1].finish_reason == "length"
+    assert all(s.finish_reason is None for s in steps[:-1])
+    assert all(a.elapsed_ms <= b.elapsed_ms for a, b in zip(steps, steps[1:], strict=False))
+    stop_at = steps[3].token_id
+    stopped = list(generate(tiny.backend, PROMPT, max_new_tokens=10, stop_ids=[stop_at]))
+    assert stopped[-1].finish_reason == "stop" and stopped[-1].token_id == stop_at
+    assert len(stopped) == next(i for i, s in enumerate(steps) if s.token_id == stop_at) + 1
+
+
+def test_sampled_generation_is_reproducible(tiny):
+    cfg = SamplingConfig(temperature=1.0, top_k=50, seed=9)
+    a = [s.token_id for s in generate(tiny.backend, PROMPT, sampler=make_sampler(cfg), max_new_tokens=20)]
+    b = [s.token_id for s in generate(tiny.backend, PROMPT, sampler=make_sampler(cfg), max_new_tokens=20)]
+    assert a == b
+
+
+def test_group_confidence_abort_fires_when_the_window_fills(tiny):
+    abort = GroupConfidenceAbort(threshold=1e9)
+    steps = list(generate(tiny.backend, PROMPT, max_new_tokens=50, stop_ids=[], exit_policy=abort,
+                          confidence=TraceConfidence(window=8)))
+    assert len(steps) == 8 and steps[-1].finish_reason == "early_exit" and abort.fired_at is not None
+    never = GroupConfidenceAbort(threshold=-1e9)
+    assert len(list(generate(tiny.backend, PROMPT, max_new_tokens=20, stop_ids=[], exit_policy=never))) == 20
+
+
+def test_probe_leaves_the_cache_as_it_was(tiny):
+    """A probe appends tokens and rewinds: decoding after it equals decoding without it."""
+    backend = tiny.backend
+    newline = tiny.text.encode("\n")[0]
+    backend.reset()
+    backend.prefill(PROMPT)
+    want = backend.step(newline)
+    backend.reset()
+    backend.prefill(PROMPT)
+    probe = AnswerProbe(backend, tiny.text, AnswerKind.MATH, threshold=2.0, min_tokens=0)  # never settles
+    fake = Step(0, newline, step_signals(np.zeros(10, dtype=np.float32), 0), None, 0.0)
+    assert probe(fake, TraceConfidence()) is False
+    assert probe.num_probes == 1 and probe.probe_tokens > 1 and backend.position == len(PROMPT)
+    np.testing.assert_allclose(backend.step(newline), want, atol=1e-5)
+
+
+def test_probe_settles_with_a_zero_threshold(tiny):
+    backend = tiny.backend
+    backend.reset()
+    backend.prefill(PROMPT)
+    probe = AnswerProbe(backend, tiny.text, AnswerKind.MATH, threshold=0.0, patience=1, min_tokens=0,
+                        probe_text=" The answer is 4")  # the probe text itself carries a number
+    newline = tiny.text.encode("\n")[0]
+    fake = Step(0, newline, step_signals(np.zeros(10, dtype=np.float32), 0), None, 0.0)
+    assert probe(fake, TraceConfidence()) is True and probe.settled_answer is not None
+
+
+def _trace(answer, mean_logprob=0.0):
+    return Trace([1], "", answer, "stop", False, False, {"mean_logprob": mean_logprob}, 0, 0.0)
+
+
+def test_vote_stops_only_when_the_leader_cannot_be_overtaken():
+    assert not _settled_vote([_trace("3")], remaining=4)
+    assert not _settled_vote([_trace("3"), _trace("3")], remaining=2)  # 2 - 0 is not > 2
+    assert _settled_vote([_trace("3"), _trace("3"), _trace("3")], remaining=2)
+    assert _settled_vote([_trace("3"), _trace("3.0"), _trace("4", np.log(0.5))], remaining=1)  # 2 - 0.5 > 1
+    answer, share = _tally([_trace("3"), _trace("4", np.log(0.5)), _trace(None)])
+    assert answer == "3" and share == pytest.approx(1 / 1.5)
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_solve_runs_every_strategy(tiny, strategy):
+    cfg = SolveConfig(strategy=strategy, max_new_tokens=24, max_traces=3, exit=ExitConfig(abort_threshold=-1e9))
+    result = solve(tiny.backend, tiny.text, "Tom has 2 apples and buys 3. How many?", config=cfg)
+    assert 1 <= len(result.traces) <= (3 if strategy is Strategy.VOTE else 1)
+    assert result.tokens_generated == sum(len(t.token_ids) for t in result.traces)
+    assert result.decision in ("accept", "escalate") and not result.calibrated
+    assert any("uncalibrated" in r for r in result.reasons)
+    assert set(result.features) == {"mean_conf", "lowest_group_conf", "bottom10_group_conf", "tail_conf",
+                                    "mean_logprob", "min_logprob", "num_tokens", "vote_share", "has_answer"}
+
+
+def test_solve_refuses_a_prompt_that_cannot_fit(tiny):
+    with pytest.raises(ContextOverflowError, match="exceed the context of 128"):
+        solve(tiny.backend, tiny.text, "word " * 200, config=SolveConfig(max_new_tokens=16))
