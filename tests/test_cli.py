@@ -4,26 +4,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from helpers import EDGEREASON, assert_one_line_error, cli
 
 from edgereason.quant.recipes import Format, RecipeName
-
-EDGEREASON = str(Path(sys.executable).parent / "edgereason")
-
-
-def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([EDGEREASON, *args], capture_output=True, text=True, timeout=timeout)
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, words: str) -> None:
-    assert proc.returncode == code, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and words in lines[0], proc.stderr
 
 
 @pytest.mark.parametrize("args, words", [

@@ -1,7 +1,6 @@
-"""ONNX Runtime on the GenAI builder's graph, with our own loop and IO binding.
+"""ONNX Runtime on the GenAI builder's graph, with our own loop, IO binding and a shared KV buffer.
 
-The present KV tensors are fed back as the next past as OrtValues, never copied through numpy;
-the graph has no position_ids input and a symbolic head size, so shapes come from genai_config.json.
+The graph has no position_ids input and a symbolic head size, so shapes come from genai_config.json.
 """
 
 import json
@@ -43,19 +42,21 @@ class OnnxBackend(Backend):
         self.info = info
         self.reset()
 
+    def _allocate(self) -> None:
+        # One [1, KV, max_seq_len, D] buffer per layer and per K/V, bound as both the past input and
+        # the present output: GroupQueryAttention then writes the new entries in place
+        # (past_present_share_buffer, as ORT GenAI runs it) instead of copying the whole cache each step.
+        ort = self._ort
+        shape = (1, self.num_kv_heads, self.info.max_seq_len, self.head_dim)
+        self._buffers = [(np.zeros(shape, np.float32), np.zeros(shape, np.float32)) for _ in range(self.num_layers)]
+        self._kv = [tuple(ort.OrtValue.ortvalue_from_numpy(b) for b in pair) for pair in self._buffers]
+
     def reset(self) -> None:
-        empty = np.zeros((1, self.num_kv_heads, 0, self.head_dim), dtype=np.float32)  # [B, KV, P, D]
-        value = self._ort.OrtValue.ortvalue_from_numpy(empty)
-        self.past = [(value, value) for _ in range(self.num_layers)]
-        self.position = 0
+        if not hasattr(self, "_kv"):
+            self._allocate()
+        self.position = 0  # entries past `position` are masked out by the attention mask length
 
     def rewind(self, num_tokens: int) -> None:
-        ort = self._ort
-        self.past = [
-            tuple(ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(v.numpy()[:, :, :num_tokens]))
-                  for v in pair)
-            for pair in self.past
-        ]
         self.position = num_tokens
 
     def _run(self, tokens: Sequence[int]) -> np.ndarray:
@@ -65,18 +66,15 @@ class OnnxBackend(Backend):
         mask = np.ones((1, self.position + len(tokens)), dtype=np.int64)  # [1, P + T]
         binding.bind_ortvalue_input("input_ids", ort.OrtValue.ortvalue_from_numpy(ids))
         binding.bind_ortvalue_input("attention_mask", ort.OrtValue.ortvalue_from_numpy(mask))
-        for (k_name, v_name), (k, v) in zip(self.past_names, self.past, strict=True):
-            binding.bind_ortvalue_input(k_name, k)
-            binding.bind_ortvalue_input(v_name, v)
-        binding.bind_output("logits", "cpu")
-        for k_name, v_name in self.present_names:
-            binding.bind_output(k_name, "cpu")
-            binding.bind_output(v_name, "cpu")
+        binding.bind_output("logits", "cpu")  # first, so it is get_outputs()[0]
+        for (k_in, v_in), (k_out, v_out), (k, v) in zip(self.past_names, self.present_names, self._kv, strict=True):
+            binding.bind_ortvalue_input(k_in, k)
+            binding.bind_ortvalue_input(v_in, v)
+            binding.bind_ortvalue_output(k_out, k)
+            binding.bind_ortvalue_output(v_out, v)
         self.session.run_with_iobinding(binding)
-        outputs = binding.get_outputs()
-        self.past = [(outputs[1 + 2 * i], outputs[2 + 2 * i]) for i in range(self.num_layers)]
         self.position += len(tokens)
-        return outputs[0].numpy()[0]  # [T, V]
+        return binding.get_outputs()[0].numpy()[0]  # [T, V]
 
     def _forward(self, tokens: Sequence[int]) -> np.ndarray:
         return self._run(tokens)[-1]

@@ -1,0 +1,89 @@
+"""run / solve / calibrate as a user meets them (tiny-random: mechanics and errors, not accuracy)."""
+
+import shutil
+import subprocess
+
+import pytest
+from helpers import EDGEREASON, assert_one_line_error, cli
+
+from edgereason import pipeline
+from edgereason.quant.gate import GateConfig
+from edgereason.quant.recipes import Format, RecipeName
+from edgereason.runtime import calibrate, open_model
+
+
+@pytest.fixture(scope="module")
+def roomy(tiny_dir, wikitext, tmp_path_factory):
+    """tiny-random .onnx with a context long enough for few-shot prompts."""
+    out = tmp_path_factory.mktemp("roomy")
+    request = pipeline.ExportRequest(source="tiny-random", formats=(Format.ONNX,), recipes=(RecipeName.INT8,),
+                                     out_dir=out, max_seq_len=1024, force=True,
+                                     gate=GateConfig(data=wikitext, num_tokens=64))
+    return pipeline.export_artifacts(request)[0].folder
+
+
+def test_run_streams_and_reports_speed(tiny_artifacts):
+    proc = cli("run", str(tiny_artifacts[Format.PTE, RecipeName.INT4]), "Hello there", "--max-new-tokens", "12",
+               "--temperature", "0.8", "--top-k", "20", "--seed", "5", "--show-confidence")
+    assert proc.returncode == 0, proc.stderr
+    assert "TTFT" in proc.stderr and "decode" in proc.stderr and "tok/s" in proc.stderr and "confidence" in proc.stderr
+    again = cli("run", str(tiny_artifacts[Format.PTE, RecipeName.INT4]), "Hello there", "--max-new-tokens", "12",
+                "--temperature", "0.8", "--top-k", "20", "--seed", "5", "--show-confidence")
+    assert again.stdout == proc.stdout  # same seed, same text
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
+    (["--temperature", "-1"], "--temperature must be a finite number >= 0"),
+    (["--top-k", "-2"], "--top-k must be >= 0"),
+    (["--max-new-tokens", "0"], "--max-new-tokens must be a positive integer"),
+])
+def test_run_rejects_invalid_sampling_values(tiny_artifacts, args, words):
+    assert_one_line_error(cli("run", str(tiny_artifacts[Format.ONNX, RecipeName.FP32]), "hi", *args), 2, words)
+
+
+def test_run_prompt_longer_than_the_context(tiny_artifacts):
+    proc = cli("run", str(tiny_artifacts[Format.ONNX, RecipeName.FP32]), "word " * 300)
+    assert_one_line_error(proc, 2, "exceed the context of 128")
+
+
+def test_run_non_utf8_input(tiny_artifacts):
+    proc = subprocess.run([EDGEREASON, "run", str(tiny_artifacts[Format.ONNX, RecipeName.FP32]), "-"],
+                          input=b"caf\xe9 \xff", capture_output=True)
+    assert proc.returncode == 2 and b"not UTF-8" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_run_missing_or_corrupt_artifact(tmp_path, artifact_copy):
+    assert_one_line_error(cli("run", str(tmp_path / "nope"), "hi"), 2, "not an artifact folder")
+    folder = artifact_copy(Format.ONNX, RecipeName.INT4)
+    (folder / "model.onnx.data").write_bytes(b"\0" * (folder / "model.onnx.data").stat().st_size)
+    assert_one_line_error(cli("run", str(folder), "hi"), 2, "model.onnx.data fails its sha256")
+
+
+def test_solve_prints_answer_decision_and_traces(roomy):
+    proc = cli("solve", str(roomy), "Tom has 2 apples and buys 3. How many?", "--strategy", "vote",
+               "--max-traces", "2", "--max-new-tokens", "16", "--shots", "builtin", "--abort-threshold", "-1000")
+    assert proc.returncode == 0, proc.stderr
+    for words in ("answer", "P(correct)", "uncalibrated", "decision", "traces", "tokens", "time"):
+        assert words in proc.stdout
+    assert_one_line_error(cli("solve", str(roomy), "q", "--strategy", "beam"), 2, "unknown strategy 'beam'")
+
+
+def test_calibrator_from_another_artifact_is_refused(roomy, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(roomy, other)
+    rows = [{name: float(i % 7) for name in ("conf",)} for i in range(40)]
+    fitted = calibrate.fit(rows, [i % 2 == 0 for i in range(40)], features=["conf"], artifact_sha256="f" * 64)
+    fitted.save(other)
+    assert_one_line_error(cli("solve", str(other), "1+1?", "--max-new-tokens", "4"), 2,
+                          "fitted on another artifact")
+    fitted.artifact_sha256 = open_model(roomy).model_sha256
+    fitted.save(other)  # the same model file: accepted
+    assert open_model(other).calibrator is not None
+
+
+def test_calibrate_needs_both_right_and_wrong_answers(roomy):
+    # tiny-random never answers correctly, so the fit must refuse with a clear line, not a crash.
+    proc = cli("calibrate", str(roomy), "--task", "builtin", "--n", "20", "--max-new-tokens", "6",
+               "--strategy", "greedy")
+    assert_one_line_error(proc, 2, "calibration needs both")
