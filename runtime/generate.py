@@ -45,11 +45,13 @@ ExitPolicy = Callable[[Step, TraceConfidence], bool]
 
 def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = greedy, max_new_tokens: int = 256,
              stop_ids: Sequence[int] | None = None, exit_policy: ExitPolicy | None = None,
-             confidence: TraceConfidence | None = None) -> Iterator[Step]:
-    """Prefill `prompt_ids` from an empty cache, then decode until eos, `max_new_tokens` or the policy.
+             confidence: TraceConfidence | None = None, reuse_prefix: bool = True) -> Iterator[Step]:
+    """Prefill `prompt_ids`, then decode until eos, `max_new_tokens` or the policy.
 
     Args:
-        backend: any Backend; its cache is reset first.
+        backend: any Backend. With `reuse_prefix`, the part of the prompt already in its cache
+            (a system prompt and few-shot turns shared by every question, or the prompt of the
+            previous vote trace) is kept and only the rest is prefilled; otherwise the cache is reset.
         prompt_ids: the prompt, chat template already applied.
         sampler: from `make_sampler`; greedy by default.
         max_new_tokens: generation budget; the prompt plus this must fit the context.
@@ -66,8 +68,12 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
     stops = set(backend.info.eos_ids if stop_ids is None else stop_ids)
     trace = confidence if confidence is not None else TraceConfidence()
     start = time.perf_counter()
-    backend.reset()
-    logits = backend.prefill(prompt_ids)
+    keep = min(backend.common_prefix(prompt_ids), len(prompt_ids) - 1) if reuse_prefix else 0
+    if keep > 0:
+        backend.rewind(keep)  # at least one prompt token is run, for the logits of the next
+    else:
+        backend.reset()
+    logits = backend.prefill(prompt_ids[keep:])
     for index in range(max_new_tokens):
         token = sampler(logits)
         signals = step_signals(logits, token)

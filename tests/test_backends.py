@@ -48,9 +48,10 @@ def test_quantized_artifacts_track_eager(tiny_artifacts, eager, fmt, recipe):
     assert correlation > (0.99 if recipe is RecipeName.INT8 else 0.9)
 
 
-@pytest.mark.parametrize("fmt", list(Format))
-def test_rewind_replays_identically(tiny_artifacts, fmt):
-    backend = backends.load(tiny_artifacts[fmt, RecipeName.FP32])
+@pytest.mark.parametrize("fmt", [*Format, "eager"])
+def test_rewind_replays_identically(tiny_artifacts, eager, fmt):
+    backend = eager if fmt == "eager" else backends.load(tiny_artifacts[fmt, RecipeName.FP32])
+    backend.reset()
     backend.prefill(PROMPT)
     first = backend.step(7)
     backend.step(8)

@@ -103,3 +103,13 @@ def test_solve_runs_every_strategy(tiny, strategy):
 def test_solve_refuses_a_prompt_that_cannot_fit(tiny):
     with pytest.raises(ContextOverflowError, match="exceed the context of 128"):
         solve(tiny.backend, tiny.text, "word " * 200, config=SolveConfig(max_new_tokens=16))
+
+
+def test_prefix_reuse_decodes_like_a_fresh_cache(tiny):
+    shared = PROMPT * 3
+    first, second = [*shared, 17, 18], [*shared, 40]
+    list(generate(tiny.backend, first, max_new_tokens=5, stop_ids=[]))
+    assert tiny.backend.common_prefix(second) == len(shared)  # only the new question needs a prefill
+    reused = [s.token_id for s in generate(tiny.backend, second, max_new_tokens=12, stop_ids=[])]
+    fresh = [s.token_id for s in generate(tiny.backend, second, max_new_tokens=12, stop_ids=[], reuse_prefix=False)]
+    assert reused == fresh

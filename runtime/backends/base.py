@@ -30,34 +30,67 @@ class ModelInfo:
 
 
 class Backend(ABC):
-    """Tokens in, float32 logits out; `position` counts the tokens in the cache."""
+    """Tokens in, float32 logits out. The base class keeps the list of cached tokens; subclasses
+    only run their model (`_forward` writes at `position`) and drop cache entries (`_reset`, `_rewind`)."""
 
     info: ModelInfo
-    position: int = 0
+    _tokens: list[int]
 
-    @abstractmethod
-    def reset(self) -> None:
-        """Empty the cache."""
+    @property
+    def position(self) -> int:
+        """Tokens in the cache."""
+        return len(self._tokens)
+
+    @property
+    def cached_tokens(self) -> tuple[int, ...]:
+        return tuple(self._tokens)
 
     @abstractmethod
     def _forward(self, tokens: Sequence[int]) -> np.ndarray:
-        """Append `tokens` at `position` and return the logits of the last one, [V]."""
+        """Run `tokens` at `position` (the cache holds `position` tokens) and return the last logits, [V]."""
 
-    @abstractmethod
+    def _reset(self) -> None:  # noqa: B027 (an optional hook, not an abstract method)
+        """Drop the cache; backends whose cache is position-addressed need nothing."""
+
+    def _rewind(self, num_tokens: int) -> None:  # noqa: B027
+        """Drop cache entries from `num_tokens` on; position-addressed caches need nothing."""
+
+    def reset(self) -> None:
+        """Empty the cache."""
+        self._tokens = []
+        self._reset()
+
     def rewind(self, num_tokens: int) -> None:
         """Keep only the first `num_tokens` cached tokens (a probe's tokens are dropped this way)."""
+        if not 0 <= num_tokens <= self.position:
+            raise ValueError(f"cannot rewind to {num_tokens}: the cache holds {self.position} tokens")
+        del self._tokens[num_tokens:]
+        self._rewind(num_tokens)
 
     def prefill(self, tokens: Sequence[int]) -> np.ndarray:
         """Append a prompt; logits of its last position, [V]."""
         if len(tokens) == 0:
             raise UsageError("empty prompt: give at least one token")
         self.check_room(len(tokens))
-        return self._forward(tokens)
+        logits = self._forward(tokens)
+        self._tokens.extend(tokens)
+        return logits
 
     def step(self, token: int) -> np.ndarray:
         """Append one token; its logits, [V]."""
         self.check_room(1)
-        return self._forward([token])
+        logits = self._forward([token])
+        self._tokens.append(token)
+        return logits
+
+    def common_prefix(self, tokens: Sequence[int]) -> int:
+        """How many leading `tokens` the cache already holds (a shared system prompt and few-shot turns)."""
+        n = 0
+        for cached, new in zip(self._tokens, tokens, strict=False):
+            if cached != new:
+                break
+            n += 1
+        return n
 
     def score(self, tokens: Sequence[int]) -> np.ndarray:
         """Logits at every position of `tokens` from an empty cache, [T, V] (for the accuracy gate).

@@ -20,11 +20,10 @@ class EagerBackend(Backend):
         self.info = info
         self.reset()
 
-    def reset(self) -> None:
+    def _reset(self) -> None:
         from transformers import DynamicCache
 
         self.cache = DynamicCache(config=self.model.config)
-        self.position = 0
 
     def _run(self, tokens: Sequence[int], *, all_logits: bool):
         torch = self._torch
@@ -32,17 +31,22 @@ class EagerBackend(Backend):
         with torch.inference_mode():
             out = self.model(input_ids=ids, cache=self.cache, use_cache=True,
                              logits_to_keep=0 if all_logits else 1)
-        self.position += len(tokens)
         return out.logits[0].float().numpy()  # [T or 1, V]
 
     def _forward(self, tokens: Sequence[int]) -> np.ndarray:
         return self._run(tokens, all_logits=False)[-1]
 
-    def rewind(self, num_tokens: int) -> None:
-        self.cache.crop(num_tokens)
-        self.position = num_tokens
+    def _rewind(self, num_tokens: int) -> None:
+        # transformers 5 crops by a negative count of tokens to remove (a positive size is refused).
+        remove = self.cache.get_seq_length() - num_tokens
+        if num_tokens == 0:
+            self._reset()
+        elif remove > 0:
+            self.cache.crop(-remove)
 
     def score(self, tokens: Sequence[int]) -> np.ndarray:
         self.reset()
         self.check_room(len(tokens))
-        return self._run(tokens, all_logits=True)
+        logits = self._run(tokens, all_logits=True)
+        self._tokens.extend(tokens)
+        return logits

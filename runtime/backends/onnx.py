@@ -40,6 +40,7 @@ class OnnxBackend(Backend):
         self.present_names = [(names["outputs"]["present_key_names"] % i,
                                names["outputs"]["present_value_names"] % i) for i in range(self.num_layers)]
         self.info = info
+        self._allocate()
         self.reset()
 
     def _allocate(self) -> None:
@@ -51,13 +52,8 @@ class OnnxBackend(Backend):
         self._buffers = [(np.zeros(shape, np.float32), np.zeros(shape, np.float32)) for _ in range(self.num_layers)]
         self._kv = [tuple(ort.OrtValue.ortvalue_from_numpy(b) for b in pair) for pair in self._buffers]
 
-    def reset(self) -> None:
-        if not hasattr(self, "_kv"):
-            self._allocate()
-        self.position = 0  # entries past `position` are masked out by the attention mask length
-
-    def rewind(self, num_tokens: int) -> None:
-        self.position = num_tokens
+    # Position-addressed like the .pte cache: entries past `position` are outside the attention
+    # mask's length, so reset and rewind need no work (the base class's defaults).
 
     def _run(self, tokens: Sequence[int]) -> np.ndarray:
         ort = self._ort
@@ -73,7 +69,6 @@ class OnnxBackend(Backend):
             binding.bind_ortvalue_output(k_out, k)
             binding.bind_ortvalue_output(v_out, v)
         self.session.run_with_iobinding(binding)
-        self.position += len(tokens)
         return binding.get_outputs()[0].numpy()[0]  # [T, V]
 
     def _forward(self, tokens: Sequence[int]) -> np.ndarray:
@@ -82,4 +77,6 @@ class OnnxBackend(Backend):
     def score(self, tokens: Sequence[int]) -> np.ndarray:
         self.reset()
         self.check_room(len(tokens))
-        return self._run(tokens)
+        logits = self._run(tokens)
+        self._tokens.extend(tokens)
+        return logits

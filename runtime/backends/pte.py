@@ -29,15 +29,10 @@ class PteBackend(Backend):
         program = Runtime.get().load_program(model_file, verification=Verification.Minimal)
         self.method = program.load_method("forward")
         self.info = info
-        self.position = 0
-
-    def reset(self) -> None:
-        # The cache lives in the program; writing from position 0 overwrites it and the custom
-        # SDPA attends only to [0, position), so stale entries are never read.
-        self.position = 0
-
-    def rewind(self, num_tokens: int) -> None:
-        self.position = num_tokens
+        # The cache lives in the program and is position-addressed: writing from position p
+        # overwrites it and the custom SDPA attends only to [0, p + T), so reset and rewind
+        # need no work here and stale entries are never read.
+        self.reset()
 
     def _forward(self, tokens: Sequence[int]) -> np.ndarray:
         torch = self._torch
@@ -46,8 +41,7 @@ class PteBackend(Backend):
         for start in range(0, len(tokens), max_chunk):
             chunk = list(tokens[start:start + max_chunk])
             ids = torch.tensor([chunk], dtype=torch.long)  # [1, T]
-            pos = torch.tensor([self.position], dtype=torch.long)  # [1]
+            pos = torch.tensor([self.position + start], dtype=torch.long)  # [1]
             logits = self.method.execute([ids, pos])[0]  # [1, V]
-            self.position += len(chunk)
         # The output may alias the program's buffer, which the next call overwrites.
         return np.array(logits.reshape(-1).numpy(), copy=True)
