@@ -2,7 +2,7 @@
 
     from edgereason.runtime import open_model, generate, solve
     model = open_model("artifacts/smollm2-135m-int4-pte")
-    result = solve(model.backend, model.text, "A farmer has 12 sheep ...", calibrator=model.calibrator)
+    result = solve(model.backend, model.text, "A farmer has 12 sheep ...", calibrator=model.calibrator("early-exit"))
 """
 
 from dataclasses import dataclass
@@ -23,18 +23,21 @@ __all__ = ["Backend", "LoadedModel", "ModelInfo", "SamplingConfig", "SolveConfig
 
 @dataclass
 class LoadedModel:
-    """An artifact opened for use: its backend, tokenizer/chat template, manifest and calibrator."""
+    """An artifact opened for use: its backend, tokenizer/chat template and manifest."""
 
     folder: Path
     manifest: Manifest
     backend: Backend
     text: Text
-    calibrator: Calibrator | None
 
     @property
     def model_sha256(self) -> str:
         """sha256 of the model file(s): what a calibrator is tied to."""
         return model_sha256(self.manifest)
+
+    def calibrator(self, strategy: str) -> Calibrator | None:
+        """The calibrator fitted for `strategy` on this artifact, if any (UsageError if it is another's)."""
+        return load_calibrator(self.folder, self.model_sha256, strategy)
 
 
 def model_sha256(manifest: Manifest) -> str:
@@ -42,14 +45,14 @@ def model_sha256(manifest: Manifest) -> str:
 
 
 def open_model(folder: Path | str, *, num_threads: int | None = None, verify_sha256: bool = True) -> LoadedModel:
-    """Verify and open an artifact folder, with its tokenizer, chat template and calibrator (if fitted).
+    """Verify and open an artifact folder, with its tokenizer and chat template.
 
     Raises:
-        ArtifactError: missing/corrupt folder. UsageError: a calibrator fitted on another artifact.
+        ArtifactError: missing or corrupt folder.
     """
     folder = Path(folder)
     backend = load(folder, verify_sha256=verify_sha256, num_threads=num_threads)
     manifest = artifact.read_manifest(folder, verify=False)
     tok = manifest.tokenizer
     text = Text(folder, chat_template=tok.chat_template, add_bos=tok.add_bos, bos_id=tok.bos_id)
-    return LoadedModel(folder, manifest, backend, text, load_calibrator(folder, model_sha256(manifest)))
+    return LoadedModel(folder, manifest, backend, text)

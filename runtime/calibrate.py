@@ -13,7 +13,7 @@ import numpy as np
 
 from edgereason.errors import UsageError
 
-CALIBRATOR_FILE = "calibrator.json"
+CALIBRATOR_FILE = "calibrator.{strategy}.json"  # one per solve strategy: their features differ
 CALIBRATOR_VERSION = 1
 
 
@@ -26,6 +26,7 @@ class Calibrator:
     isotonic_x / isotonic_y: optional monotone map of the logistic output (empty: none).
     threshold: accept when P(correct) >= threshold (chosen for `target_risk` on held-out data).
     artifact_sha256: the model file this was fitted on.
+    strategy: the solve strategy whose results it scores.
     metrics: held-out ECE, AUROC, accuracy, coverage at the threshold, sizes.
     """
 
@@ -37,6 +38,7 @@ class Calibrator:
     threshold: float
     target_risk: float
     artifact_sha256: str
+    strategy: str = "early-exit"
     isotonic_x: list[float] = field(default_factory=list)
     isotonic_y: list[float] = field(default_factory=list)
     metrics: dict[str, float | str] = field(default_factory=dict)
@@ -51,11 +53,15 @@ class Calibrator:
         return p
 
     def save(self, folder: Path) -> Path:
-        path = Path(folder) / CALIBRATOR_FILE
+        path = calibrator_path(folder, self.strategy)
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
         tmp.replace(path)
         return path
+
+
+def calibrator_path(folder: Path, strategy: str) -> Path:
+    return Path(folder) / CALIBRATOR_FILE.format(strategy=strategy)
 
 
 def feature_matrix(rows: Sequence[dict[str, float]], names: Sequence[str]) -> np.ndarray:
@@ -149,7 +155,8 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, target_risk: float) -> float:
 
 
 def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], *, features: Sequence[str], artifact_sha256: str,
-        target_risk: float = 0.1, isotonic: bool = False, holdout: float = 0.3, seed: int = 0) -> Calibrator:
+        strategy: str = "early-exit", target_risk: float = 0.1, isotonic: bool = False, holdout: float = 0.3,
+        seed: int = 0) -> Calibrator:
     """Fit on a random (1 − holdout) part, report metrics and pick the threshold on the held-out part.
 
     Raises:
@@ -170,7 +177,8 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], *, features: 
     scale[scale == 0] = 1.0
     weights, bias = fit_logistic((x[train] - mean) / scale, y[train])
     cal = Calibrator(features=list(features), mean=mean.tolist(), scale=scale.tolist(), weights=weights.tolist(),
-                     bias=bias, threshold=1.0, target_risk=target_risk, artifact_sha256=artifact_sha256)
+                     bias=bias, threshold=1.0, target_risk=target_risk, artifact_sha256=artifact_sha256,
+                     strategy=strategy)
     if isotonic:
         cal.isotonic_x, cal.isotonic_y = fit_isotonic(cal.predict(x[train]), y[train])
     p_test = cal.predict(x[test])
@@ -185,9 +193,9 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], *, features: 
     return cal
 
 
-def load_calibrator(folder: Path, artifact_sha256: str) -> Calibrator | None:
-    """The artifact's calibrator, or None if it has none. Refuses one fitted on another artifact."""
-    path = Path(folder) / CALIBRATOR_FILE
+def load_calibrator(folder: Path, artifact_sha256: str, strategy: str) -> Calibrator | None:
+    """The artifact's calibrator for `strategy`, or None if it has none. Refuses one fitted on another artifact."""
+    path = calibrator_path(folder, strategy)
     if not path.is_file():
         return None
     try:

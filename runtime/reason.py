@@ -51,7 +51,7 @@ class ExitConfig:
     """
 
     abort: bool = True
-    abort_threshold: float = 4.0
+    abort_threshold: float = 5.0
     abort_window: int = DEFAULT_WINDOW
     probe: bool = True
     probe_threshold: float = 0.9
@@ -247,7 +247,8 @@ def _decide(answer: str | None, traces: Sequence[Trace], features: dict[str, flo
         # Without a calibrator: the winner's vote share times its geometric-mean token probability.
         p = features["vote_share"] * float(np.exp(features["mean_logprob"]))
         threshold = UNCALIBRATED_THRESHOLD
-        reasons.append("uncalibrated (no calibrator.json: run `edgereason calibrate`); raw confidence used")
+        reasons.append("uncalibrated (no calibrator for this strategy: run `edgereason calibrate`); "
+                       "raw confidence used")
     if answer is None:
         aborted = sum(t.aborted for t in traces)
         reasons.append(f"no answer ({aborted} of {len(traces)} traces aborted for low confidence)" if aborted

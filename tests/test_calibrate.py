@@ -52,11 +52,12 @@ def test_save_load_and_refusal_for_another_artifact(tmp_path):
     rows, y, _ = synthetic(300)
     cal = calibrate.fit(rows, y, features=["conf"], artifact_sha256="a" * 64)
     cal.save(tmp_path)
-    loaded = calibrate.load_calibrator(tmp_path, "a" * 64)
+    loaded = calibrate.load_calibrator(tmp_path, "a" * 64, "early-exit")
     np.testing.assert_allclose(loaded.predict(rows), cal.predict(rows))
     with pytest.raises(UsageError, match="fitted on another artifact"):
-        calibrate.load_calibrator(tmp_path, "b" * 64)
-    assert calibrate.load_calibrator(tmp_path / "none", "a" * 64) is None
+        calibrate.load_calibrator(tmp_path, "b" * 64, "early-exit")
+    assert calibrate.load_calibrator(tmp_path, "a" * 64, "vote") is None  # one file per strategy
+    assert calibrate.load_calibrator(tmp_path / "none", "a" * 64, "early-exit") is None
 
 
 def test_too_little_or_one_sided_data():

@@ -73,13 +73,14 @@ def test_calibrator_from_another_artifact_is_refused(roomy, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(roomy, other)
     rows = [{name: float(i % 7) for name in ("conf",)} for i in range(40)]
-    fitted = calibrate.fit(rows, [i % 2 == 0 for i in range(40)], features=["conf"], artifact_sha256="f" * 64)
+    fitted = calibrate.fit(rows, [i % 2 == 0 for i in range(40)], features=["conf"], artifact_sha256="f" * 64,
+                           strategy="greedy")
     fitted.save(other)
-    assert_one_line_error(cli("solve", str(other), "1+1?", "--max-new-tokens", "4"), 2,
+    assert_one_line_error(cli("solve", str(other), "1+1?", "--max-new-tokens", "4", "--strategy", "greedy"), 2,
                           "fitted on another artifact")
     fitted.artifact_sha256 = open_model(roomy).model_sha256
     fitted.save(other)  # the same model file: accepted
-    assert open_model(other).calibrator is not None
+    assert open_model(other).calibrator("greedy") is not None
 
 
 def test_calibrate_needs_both_right_and_wrong_answers(roomy):

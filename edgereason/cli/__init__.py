@@ -102,5 +102,6 @@ def run() -> None:
     app()
 
 
+from edgereason.cli import bench as _bench_commands  # noqa: E402,F401
 from edgereason.cli import export as _export_commands  # noqa: E402,F401  (registers commands)
 from edgereason.cli import reason as _reason_commands  # noqa: E402,F401

@@ -12,6 +12,10 @@ from rich.table import Table
 
 from edgereason.cli import app, console, handle_errors, out, positive
 from edgereason.errors import UsageError
+from edgereason.runtime.reason import ExitConfig, SolveConfig
+
+# Option defaults come from the dataclasses: one place for each default.
+EXIT, SOLVE = ExitConfig(), SolveConfig()
 
 FolderArg = Annotated[Path, typer.Argument(help="An artifact folder made by `edgereason export`")]
 Threads = Annotated[int | None, typer.Option(help="CPU threads for the runtime (default: the runtime's own)")]
@@ -110,10 +114,19 @@ def _solve_config(strategy: str, max_traces: int, max_new_tokens: int, temperatu
     )
 
 
+def _default_exits(strategy: str, max_traces: int, max_new_tokens: int, abort_threshold: float):
+    """A SolveConfig with default sampling and exit settings but for these."""
+    return _solve_config(strategy, max_traces, max_new_tokens, SOLVE.sampling.temperature, SOLVE.sampling.top_k,
+                         SOLVE.sampling.seed, EXIT.abort, abort_threshold, EXIT.probe, EXIT.probe_threshold,
+                         EXIT.probe_patience, EXIT.vote_early_stop)
+
+
 Strategy_ = Annotated[str, typer.Option("--strategy", help="greedy, early-exit or vote")]
 MaxTraces = Annotated[int, typer.Option(help="Traces for --strategy vote")]
-Abort = Annotated[bool, typer.Option(help="Abort traces whose group confidence falls below --abort-threshold")]
-Probe = Annotated[bool, typer.Option(help="Stop when a probe at a newline finds the answer settled")]
+MaxNew = Annotated[int, typer.Option(help="Token budget per trace")]
+AbortThreshold = Annotated[float, typer.Option(help="Group-confidence floor (mean -log p of the top-20, 32 tokens)")]
+Abort = Annotated[bool, typer.Option("--abort/--no-abort", help="Abort traces below --abort-threshold")]
+Probe = Annotated[bool, typer.Option("--probe/--no-probe", help="Stop once a newline probe finds the answer settled")]
 
 
 @app.command("solve")
@@ -121,21 +134,23 @@ Probe = Annotated[bool, typer.Option(help="Stop when a probe at a newline finds 
 def solve(
     folder: FolderArg,
     question: Annotated[str, typer.Argument(help="The question, or - for stdin")],
-    strategy: Strategy_ = "early-exit",
-    max_traces: MaxTraces = 5,
+    strategy: Strategy_ = SOLVE.strategy.value,
+    max_traces: MaxTraces = SOLVE.max_traces,
     choices: Annotated[list[str] | None, typer.Option("--choice", help="A multiple-choice option (repeat)")] = None,
     shots: Annotated[str | None, typer.Option(help="Few-shot examples: gsm8k, builtin, arc-easy, none "
                                                    "(default: the calibrator's, else gsm8k)")] = None,
-    max_new_tokens: Annotated[int, typer.Option(help="Budget per trace")] = 320,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature of vote traces")] = 0.7,
-    top_k: Annotated[int, typer.Option(help="top-k of vote traces")] = 40,
-    seed: Annotated[int, typer.Option(help="Seed of the first vote trace")] = 0,
-    abort: Abort = True,
-    abort_threshold: Annotated[float, typer.Option(help="Group-confidence floor")] = 4.0,
-    probe: Probe = True,
-    probe_threshold: Annotated[float, typer.Option(help="Probed answer probability that counts as settled")] = 0.9,
-    probe_patience: Annotated[int, typer.Option(help="Confident identical probes needed")] = 2,
-    vote_early_stop: Annotated[bool, typer.Option(help="Stop voting when the leader can't be overtaken")] = True,
+    max_new_tokens: MaxNew = SOLVE.max_new_tokens,
+    temperature: Annotated[float, typer.Option(help="Temperature of vote traces")] = SOLVE.sampling.temperature,
+    top_k: Annotated[int, typer.Option(help="top-k of vote traces")] = SOLVE.sampling.top_k,
+    seed: Annotated[int, typer.Option(help="Seed of the first vote trace")] = SOLVE.sampling.seed,
+    abort: Abort = EXIT.abort,
+    abort_threshold: AbortThreshold = EXIT.abort_threshold,
+    probe: Probe = EXIT.probe,
+    probe_threshold: Annotated[float, typer.Option(help="Probed answer probability that counts as settled")] = (
+        EXIT.probe_threshold),
+    probe_patience: Annotated[int, typer.Option(help="Confident identical probes needed")] = EXIT.probe_patience,
+    vote_early_stop: Annotated[bool, typer.Option(help="Stop voting when the leader can't be overtaken")] = (
+        EXIT.vote_early_stop),
     threads: Threads = None,
 ) -> None:
     """Answer a reasoning question: answer, P(correct), accept/escalate and why, traces, tokens, time."""
@@ -153,11 +168,12 @@ def solve(
     if choices and not 2 <= len(choices) <= 5:
         raise UsageError(f"give 2 to 5 --choice options, got {len(choices)}")
     shown = tuple(f"{letters[i]}. {c}" for i, c in enumerate(choices or []))
-    shot_task = shots or (model.calibrator.metrics.get("shots") if model.calibrator else None) or (
+    calibrator = model.calibrator(config.strategy.value)
+    shot_task = shots or (calibrator.metrics.get("shots") if calibrator else None) or (
         "arc-easy" if choices else "gsm8k")
     with console.status(f"solving ({config.strategy.value})"):
         result = solve_question(model.backend, model.text, text_in, config=config, kind=kind, choices=shown,
-                                shots=shots_for(str(shot_task)), calibrator=model.calibrator)
+                                shots=shots_for(str(shot_task)), calibrator=calibrator)
     colour = "green" if result.decision == "accept" else "yellow"
     table = Table(show_header=False, title=f"{folder.name}: {config.strategy.value}")
     table.add_column("field")
@@ -176,54 +192,61 @@ def solve(
         out.print("[dim]last trace:[/dim] " + result.traces[-1].text.strip(), markup=True, highlight=False)
 
 
+def _problems_progress(description: str, total: int) -> tuple[Progress, int]:
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[acc]}"), console=console)
+    return bar, bar.add_task(description, total=total, acc="")
+
+
+def _shot_task(task: str, problems) -> str:
+    return "builtin" if task == "builtin" else ("arc-easy" if problems and problems[0].choices else "gsm8k")
+
+
 @app.command("calibrate")
 @handle_errors
 def calibrate(
     folder: FolderArg,
     task: Annotated[str, typer.Option(help="builtin, gsm8k, arc-easy, or a JSONL path")] = "builtin",
     n: Annotated[int, typer.Option("--n", help="Problems to solve")] = 300,
-    task_seed: Annotated[int, typer.Option(help="Seed of the built-in suite (evaluation uses others)")] = 1,
+    task_seed: Annotated[int, typer.Option(help="Seed of the built-in suite (evaluations use other seeds)")] = 1,
     offset: Annotated[int, typer.Option(help="Skip this many records of a file task")] = 0,
-    strategy: Strategy_ = "early-exit",
-    max_traces: MaxTraces = 5,
-    max_new_tokens: Annotated[int, typer.Option(help="Budget per trace")] = 320,
+    strategy: Strategy_ = SOLVE.strategy.value,
+    max_traces: MaxTraces = SOLVE.max_traces,
+    max_new_tokens: MaxNew = SOLVE.max_new_tokens,
     target_risk: Annotated[float, typer.Option(help="Error rate allowed among accepted answers")] = 0.1,
     isotonic: Annotated[bool, typer.Option(help="Isotonic regression on top of the logistic fit")] = False,
-    abort_threshold: Annotated[float, typer.Option(help="Group-confidence floor")] = 4.0,
+    abort_threshold: AbortThreshold = EXIT.abort_threshold,
     threads: Threads = None,
 ) -> None:
-    """Fit P(correct) on a calibration split and save it next to the artifact (calibrator.json)."""
+    """Fit P(correct) for one strategy on a calibration split; save it next to the artifact."""
+    from edgereason.bench.reasoning import run_problems
     from edgereason.bench.tasks import load_task, shots_for
     from edgereason.runtime import calibrate as cal
     from edgereason.runtime import open_model
     from edgereason.runtime.reason import FEATURES
-    from edgereason.runtime.reason import solve as solve_question
 
     positive(n, "--n")
     if not 0.0 < target_risk < 1.0:
         raise UsageError(f"--target-risk must be in (0, 1), got {target_risk}")
-    config = _solve_config(strategy, max_traces, max_new_tokens, 0.7, 40, 0, True, abort_threshold, True, 0.9, 2,
-                           True)
+    config = _default_exits(strategy, max_traces, max_new_tokens, abort_threshold)
     problems = load_task(task, n=n, seed=task_seed, offset=offset)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
-    shot_task = "builtin" if task == "builtin" else ("arc-easy" if problems and problems[0].choices else "gsm8k")
-    shots = shots_for(shot_task)
-    rows, correct = [], []
+    shot_task = _shot_task(task, problems)
     start = time.perf_counter()
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("{task.fields[acc]}"), console=console)
+    bar, job = _problems_progress(f"calibrating on {task} ({config.strategy.value})", len(problems))
+    correct: list[bool] = []
+
+    def advance(record) -> None:
+        correct.append(record.correct)
+        bar.update(job, advance=1, acc=f"accuracy {np.mean(correct):.2f}")
+
     with bar:
-        job = bar.add_task(f"calibrating on {task} ({config.strategy.value})", total=len(problems), acc="")
-        for p in problems:
-            result = solve_question(model.backend, model.text, p.question, config=config, kind=p.kind,
-                                    choices=p.choices, shots=shots)
-            rows.append(result.features)
-            correct.append(result.answer is not None and result.answer == p.answer)
-            bar.update(job, advance=1, acc=f"accuracy {np.mean(correct):.2f}")
-    fitted = cal.fit(rows, correct, features=FEATURES, artifact_sha256=model.model_sha256,
-                     target_risk=target_risk, isotonic=isotonic)
-    fitted.metrics.update({"task": task, "shots": shot_task, "strategy": config.strategy.value,
-                           "seconds": round(time.perf_counter() - start, 1)})
+        records = run_problems(model, problems, config, shots=shots_for(shot_task), on_record=advance)
+    fitted = cal.fit([r.features for r in records], [r.correct for r in records], features=FEATURES,
+                     artifact_sha256=model.model_sha256, strategy=config.strategy.value, target_risk=target_risk,
+                     isotonic=isotonic)
+    fitted.metrics.update({"task": task, "shots": shot_task, "seconds": round(time.perf_counter() - start, 1),
+                           "accuracy": float(np.mean(correct))})
     path = fitted.save(folder)
     m = fitted.metrics
     out.print(f"calibrator: {path}")

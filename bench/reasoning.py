@@ -1,0 +1,83 @@
+"""Solve a task's problems with one strategy and score the answers and their P(correct).
+
+`edgereason calibrate` and the reasoning benchmark share this loop, so a calibrator is fitted on
+exactly the features the evaluation later feeds it.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgereason.runtime import LoadedModel
+from edgereason.runtime.answers import same_answer
+from edgereason.runtime.calibrate import Calibrator, auroc, ece
+from edgereason.runtime.reason import SolveConfig, SolveResult, solve
+
+from .tasks import Problem
+
+
+@dataclass
+class Record:
+    problem_id: str
+    answer: str | None
+    reference: str
+    correct: bool
+    p_correct: float
+    decision: str
+    tokens: int  # generated, all traces
+    probe_tokens: int
+    traces: int
+    aborted: int
+    settled: bool
+    seconds: float
+    features: dict[str, float]
+    num_steps: int | None
+
+
+def run_problems(model: LoadedModel, problems: Sequence[Problem], config: SolveConfig, *,
+                 shots: Sequence[tuple[str, str]], calibrator: Calibrator | None = None,
+                 on_record: Callable[[Record], None] | None = None) -> list[Record]:
+    """Solve each problem; one Record each (in order)."""
+    records = []
+    for p in problems:
+        result: SolveResult = solve(model.backend, model.text, p.question, config=config, kind=p.kind,
+                                    choices=p.choices, shots=shots, calibrator=calibrator)
+        record = Record(
+            problem_id=p.id, answer=result.answer, reference=p.answer, correct=same_answer(result.answer, p.answer),
+            p_correct=result.p_correct, decision=result.decision, tokens=result.tokens_generated,
+            probe_tokens=result.probe_tokens, traces=len(result.traces), aborted=sum(t.aborted for t in result.traces),
+            settled=any(t.settled for t in result.traces), seconds=result.seconds, features=result.features,
+            num_steps=p.num_steps,
+        )
+        records.append(record)
+        if on_record:
+            on_record(record)
+    return records
+
+
+def summarize(records: Sequence[Record]) -> dict[str, float]:
+    """Accuracy, cost, and how well P(correct) ranks and calibrates (ECE, AUROC, selective accuracy)."""
+    y = np.asarray([r.correct for r in records], dtype=float)
+    p = np.asarray([r.p_correct for r in records])
+    accepted = np.asarray([r.decision == "accept" for r in records])
+    order = np.argsort(-p, kind="stable")
+
+    def selective(coverage: float) -> float:
+        k = max(1, int(round(coverage * len(y))))
+        return float(y[order[:k]].mean())
+
+    return {
+        "n": float(len(records)),
+        "accuracy": float(y.mean()),
+        "tokens_per_problem": float(np.mean([r.tokens for r in records])),
+        "probe_tokens_per_problem": float(np.mean([r.probe_tokens for r in records])),
+        "seconds_per_problem": float(np.mean([r.seconds for r in records])),
+        "traces_per_problem": float(np.mean([r.traces for r in records])),
+        "ece": ece(p, y),
+        "auroc": auroc(p, y),
+        "accept_rate": float(accepted.mean()),
+        "accepted_accuracy": float(y[accepted].mean()) if accepted.any() else float("nan"),
+        "selective_acc_50": selective(0.5),
+        "selective_acc_80": selective(0.8),
+    }
