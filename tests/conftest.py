@@ -60,3 +60,13 @@ def artifact_copy(tiny_artifacts, tmp_path):
         return dst
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def roomy(tiny_dir, wikitext, tmp_path_factory):
+    """tiny-random .onnx with a context long enough for few-shot prompts."""
+    out = tmp_path_factory.mktemp("roomy")
+    request = pipeline.ExportRequest(source="tiny-random", formats=(Format.ONNX,), recipes=(RecipeName.INT8,),
+                                     out_dir=out, max_seq_len=1024, force=True,
+                                     gate=GateConfig(data=wikitext, num_tokens=64))
+    return pipeline.export_artifacts(request)[0].folder

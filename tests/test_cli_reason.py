@@ -6,20 +6,8 @@ import subprocess
 import pytest
 from helpers import EDGEREASON, assert_one_line_error, cli
 
-from edgereason import pipeline
-from edgereason.quant.gate import GateConfig
 from edgereason.quant.recipes import Format, RecipeName
 from edgereason.runtime import calibrate, open_model
-
-
-@pytest.fixture(scope="module")
-def roomy(tiny_dir, wikitext, tmp_path_factory):
-    """tiny-random .onnx with a context long enough for few-shot prompts."""
-    out = tmp_path_factory.mktemp("roomy")
-    request = pipeline.ExportRequest(source="tiny-random", formats=(Format.ONNX,), recipes=(RecipeName.INT8,),
-                                     out_dir=out, max_seq_len=1024, force=True,
-                                     gate=GateConfig(data=wikitext, num_tokens=64))
-    return pipeline.export_artifacts(request)[0].folder
 
 
 def test_run_streams_and_reports_speed(tiny_artifacts):
