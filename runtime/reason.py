@@ -148,7 +148,7 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
     """
     config = config or SolveConfig()
     start = time.perf_counter()
-    prompt = text.encode(text.render(messages_for(question, kind=kind, choices=choices, shots=shots)))
+    prompt = text.prompt_ids(messages_for(question, kind=kind, choices=choices, shots=shots))
     if len(prompt) + config.max_new_tokens > backend.info.max_seq_len:
         from .backends.base import ContextOverflowError
 

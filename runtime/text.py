@@ -24,9 +24,11 @@ class Text:
         self.add_bos = add_bos
         self.bos_id = bos_id
 
-    def encode(self, text: str) -> list[int]:
+    def encode(self, text: str, *, add_bos: bool | None = None) -> list[int]:
+        """Token ids of `text`; BOS is prepended when the model wants it (override with `add_bos`)."""
         ids = self.tokenizer.encode(text, add_special_tokens=False).ids
-        return [self.bos_id, *ids] if self.add_bos and self.bos_id is not None else ids
+        want_bos = self.add_bos if add_bos is None else add_bos
+        return [self.bos_id, *ids] if want_bos and self.bos_id is not None else ids
 
     def decode(self, ids: Sequence[int], *, skip_special: bool = True) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special)
@@ -35,12 +37,18 @@ class Text:
         """The chat template applied to `messages`; plain concatenation if the model has none."""
         if not self.chat_template:
             return "\n".join(m["content"] for m in messages) + "\n"
+        # As transformers does: the template decides where BOS goes (Llama 3 writes {{ bos_token }}).
+        bos = self.tokenizer.id_to_token(self.bos_id) if self.bos_id is not None else ""
         return _environment().from_string(self.chat_template).render(
-            messages=list(messages), add_generation_prompt=add_generation_prompt, bos_token="", eos_token="")
+            messages=list(messages), add_generation_prompt=add_generation_prompt, bos_token=bos or "", eos_token="")
 
     def chat_ids(self, user: str, *, history: Sequence[dict[str, str]] = (), system: str | None = None) -> list[int]:
         messages = ([{"role": "system", "content": system}] if system else []) + list(history)
-        return self.encode(self.render([*messages, {"role": "user", "content": user}]))
+        return self.prompt_ids([*messages, {"role": "user", "content": user}])
+
+    def prompt_ids(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """The rendered chat as ids. With a template, BOS is the template's business, never added twice."""
+        return self.encode(self.render(messages), add_bos=False if self.chat_template else None)
 
     def stream(self) -> "StreamDecoder":
         return StreamDecoder(self)

@@ -48,3 +48,12 @@ def test_stream_decoder_never_splits_a_character(smol_text):
     assert "".join(pieces) == sentence
     assert all("\ufffd" not in p for p in pieces)
     assert len(ids) > len(sentence.split())  # the emoji and CJK really span several tokens
+
+
+def test_bos_comes_from_the_template_and_is_never_doubled(smollm2_dir):
+    text = Text(smollm2_dir, chat_template=LLAMA3_TEMPLATE, add_bos=True, bos_id=1)
+    rendered = text.render([{"role": "user", "content": "hi"}])
+    assert rendered.startswith(text.tokenizer.id_to_token(1) + "<|start_header_id|>")
+    ids = text.chat_ids("hi")
+    assert ids[0] == 1 and ids[1] != 1  # once, from the template
+    assert text.encode("hi")[0] == 1 and text.encode("hi", add_bos=False)[0] != 1
