@@ -26,7 +26,7 @@ from .text import Text
 
 # Trace features the calibrator reads, in order.
 FEATURES = ("mean_conf", "lowest_group_conf", "bottom10_group_conf", "tail_conf", "mean_logprob", "min_logprob",
-            "num_tokens", "vote_share", "has_answer")
+            "num_tokens", "answer_logprob", "answer_min_logprob", "vote_share", "has_answer")
 UNCALIBRATED_THRESHOLD = 0.5
 
 
@@ -192,9 +192,31 @@ def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig,
     aborted = abort is not None and abort.fired_at is not None
     settled = probe is not None and probe.settled_answer is not None
     answer = None if aborted else (probe.settled_answer if settled else extract(body, kind))
+    features = confidence.summary()
+    if settled:
+        features["answer_logprob"] = features["answer_min_logprob"] = float(np.log(max(probe.settled_conf, 1e-9)))
+    else:
+        features["answer_logprob"], features["answer_min_logprob"] = _answer_logprobs(text, steps, answer)
     return Trace(token_ids=ids, text=body, answer=answer, finish_reason=steps[-1].finish_reason if steps else None,
-                 aborted=aborted, settled=settled, features=confidence.summary(),
+                 aborted=aborted, settled=settled, features=features,
                  probe_tokens=probe.probe_tokens if probe else 0, seconds=time.perf_counter() - start)
+
+
+def _answer_logprobs(text: Text, steps: Sequence, answer: str | None) -> tuple[float, float]:
+    """Mean and min log-prob of the tokens that wrote the answer's last occurrence: how sure the model
+    was when it committed to the answer (a sharper signal than the whole trace's average)."""
+    if answer is None or not steps:
+        return -10.0, -10.0
+    ends, decoded = [], ""
+    for i in range(len(steps)):
+        decoded = text.decode([s.token_id for s in steps[: i + 1]])
+        ends.append(len(decoded))
+    at = decoded.rfind(answer)
+    if at < 0:
+        return float(np.mean([s.logprob for s in steps[-4:]])), float(min(s.logprob for s in steps[-4:]))
+    span = [s.logprob for s, end, start in zip(steps, ends, [0, *ends[:-1]], strict=True)
+            if end > at and start < at + len(answer)]
+    return float(np.mean(span)), float(min(span))
 
 
 def _vote(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind) -> list[Trace]:

@@ -97,7 +97,8 @@ def test_solve_runs_every_strategy(tiny, strategy):
     assert result.decision in ("accept", "escalate") and not result.calibrated
     assert any("uncalibrated" in r for r in result.reasons)
     assert set(result.features) == {"mean_conf", "lowest_group_conf", "bottom10_group_conf", "tail_conf",
-                                    "mean_logprob", "min_logprob", "num_tokens", "vote_share", "has_answer"}
+                                    "mean_logprob", "min_logprob", "num_tokens", "answer_logprob", "answer_min_logprob",
+                                    "vote_share", "has_answer"}
 
 
 def test_solve_refuses_a_prompt_that_cannot_fit(tiny):
