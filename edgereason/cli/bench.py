@@ -16,6 +16,9 @@ from edgereason.cli.reason import (
     AbortThreshold,
     FolderArg,
     MaxNew,
+    Offset,
+    TaskOpt,
+    TaskSeed,
     Threads,
     _default_exits,
     _problems_progress,
@@ -37,10 +40,10 @@ def results_dir(root: Path) -> Path:
 @handle_errors
 def reason(
     folder: FolderArg,
-    task: Annotated[str, typer.Option(help="builtin, gsm8k, arc-easy, or a JSONL path")] = "builtin",
+    task: TaskOpt = "builtin",
     n: Annotated[int, typer.Option("--n", help="Problems")] = 200,
-    task_seed: Annotated[int, typer.Option(help="Seed of the built-in suite (calibrate uses 1 by default)")] = 2,
-    offset: Annotated[int, typer.Option(help="Skip this many records of a file task")] = 0,
+    task_seed: TaskSeed = 2,
+    offset: Offset = 0,
     strategy: Annotated[str, typer.Option(help="Comma list of greedy, early-exit, vote")] = "greedy,early-exit,vote",
     max_traces: Annotated[int, typer.Option(help="Traces for vote")] = SOLVE.max_traces,
     max_new_tokens: MaxNew = SOLVE.max_new_tokens,

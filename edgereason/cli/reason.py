@@ -121,6 +121,9 @@ def _default_exits(strategy: str, max_traces: int, max_new_tokens: int, abort_th
                          EXIT.probe_patience, EXIT.vote_early_stop)
 
 
+TaskOpt = Annotated[str, typer.Option("--task", help="builtin, gsm8k, arc-easy, or a JSONL path")]
+TaskSeed = Annotated[int, typer.Option(help="Seed of the built-in suite (calibrate: 1, bench: 2, shots: 10000)")]
+Offset = Annotated[int, typer.Option(help="Skip this many records of a file task")]
 Strategy_ = Annotated[str, typer.Option("--strategy", help="greedy, early-exit or vote")]
 MaxTraces = Annotated[int, typer.Option(help="Traces for --strategy vote")]
 MaxNew = Annotated[int, typer.Option(help="Token budget per trace")]
@@ -206,10 +209,10 @@ def _shot_task(task: str, problems) -> str:
 @handle_errors
 def calibrate(
     folder: FolderArg,
-    task: Annotated[str, typer.Option(help="builtin, gsm8k, arc-easy, or a JSONL path")] = "builtin",
+    task: TaskOpt = "builtin",
     n: Annotated[int, typer.Option("--n", help="Problems to solve")] = 300,
-    task_seed: Annotated[int, typer.Option(help="Seed of the built-in suite (evaluations use other seeds)")] = 1,
-    offset: Annotated[int, typer.Option(help="Skip this many records of a file task")] = 0,
+    task_seed: TaskSeed = 1,
+    offset: Offset = 0,
     strategy: Strategy_ = SOLVE.strategy.value,
     max_traces: MaxTraces = SOLVE.max_traces,
     max_new_tokens: MaxNew = SOLVE.max_new_tokens,
