@@ -5,8 +5,10 @@
 - `AnswerProbe` (DEER-style): at reasoning-step boundaries (a newline), append a probe such as
   " The answer is", read the model's answer and its confidence greedily, rewind the cache, and
   stop once the answer is settled (confident enough, and the same at `patience` probes in a row).
+  A line that already states the answer ("... the answer is 42.") ends the trace at no probe cost.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +19,9 @@ from .backends.base import Backend, ContextOverflowError
 from .confidence import TraceConfidence
 from .generate import ExitPolicy, Step
 from .text import Text
+
+# The model has written its final answer on this line: nothing after it can change the answer.
+_STATED = re.compile(r"answer is\s*:?\s*\$?\s*-?\(?[\dA-E]", re.IGNORECASE)
 
 
 @dataclass
@@ -57,11 +62,20 @@ class AnswerProbe:
     probe_tokens: int = 0  # tokens the probes cost (prefill + decode), for honest savings accounting
     settled_answer: str | None = None
     settled_conf: float = 0.0
+    stated: bool = False  # stopped because the trace itself wrote "the answer is ..."
     _streak: list[str] = field(default_factory=list)
     _probe_ids: list[int] | None = None
+    _line: list[int] = field(default_factory=list)
 
     def __call__(self, step: Step, trace: TraceConfidence) -> bool:
-        if step.index + 1 < self.min_tokens or "\n" not in self.text.decode([step.token_id]):
+        self._line.append(step.token_id)
+        if "\n" not in self.text.decode([step.token_id]):
+            return False
+        line, self._line = self.text.decode(self._line), []
+        if _STATED.search(line):
+            self.stated = True
+            return True
+        if step.index + 1 < self.min_tokens:
             return False
         answer, conf = self._probe(step.token_id)
         if answer is None or conf < self.threshold:

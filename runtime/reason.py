@@ -46,7 +46,7 @@ class ExitConfig:
         probe: probe for a settled answer at newlines (DEER-style) and stop when it is settled.
         probe_threshold: mean probability of the probed answer tokens that counts as settled.
         probe_patience: consecutive confident probes with the same answer needed.
-        probe_min_tokens: no probe before this many tokens.
+        probe_min_tokens: no probe before this many tokens (short traces end before a probe pays off).
         vote_early_stop: stop voting once the leader can't be overtaken by the remaining traces.
     """
 
@@ -56,7 +56,7 @@ class ExitConfig:
     probe: bool = True
     probe_threshold: float = 0.9
     probe_patience: int = 2
-    probe_min_tokens: int = 16
+    probe_min_tokens: int = 32
     vote_early_stop: bool = True
 
     def __post_init__(self) -> None:

@@ -114,3 +114,12 @@ def test_prefix_reuse_decodes_like_a_fresh_cache(tiny):
     reused = [s.token_id for s in generate(tiny.backend, second, max_new_tokens=12, stop_ids=[])]
     fresh = [s.token_id for s in generate(tiny.backend, second, max_new_tokens=12, stop_ids=[], reuse_prefix=False)]
     assert reused == fresh
+
+
+def test_a_stated_answer_ends_the_trace_without_a_probe(tiny):
+    probe = AnswerProbe(tiny.backend, tiny.text, AnswerKind.MATH, min_tokens=0)
+    signals = step_signals(np.zeros(10, dtype=np.float32), 0)
+    line = tiny.text.encode("So the answer is 42.\n")
+    fired = [probe(Step(i, t, signals, None, 0.0), TraceConfidence()) for i, t in enumerate(line)]
+    assert fired[-1] is True and not any(fired[:-1])
+    assert probe.stated and probe.num_probes == 0 and probe.probe_tokens == 0
