@@ -19,6 +19,13 @@ def downloads_dir() -> Path:
     return home() / "downloads"
 
 
+def log_path(name: str) -> Path:
+    """Where an exporter's or converter's chatter goes (`$EDGEREASON_HOME/logs/<name>.log`)."""
+    folder = home() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.log"
+
+
 def dir_bytes(path: Path) -> int:
     """Total size of the files under `path`."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

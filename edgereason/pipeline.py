@@ -144,9 +144,7 @@ def _export_one(request: ExportRequest, fmt: Format, recipe_name: RecipeName, fi
                 config: dict, base: Manifest, reference: backends.Backend,
                 progress: Progress) -> ExportOutcome:
     recipe = get_recipe(recipe_name)
-    log_dir = cache.home() / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{final.name}.log"
+    log_path = cache.log_path(final.name)
     log_path.unlink(missing_ok=True)
     with artifact.staging(final, overwrite=request.overwrite) as tmp:
         progress.stage(final.name, f"exporting {fmt.value} {recipe_name.value}")

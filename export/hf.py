@@ -52,9 +52,7 @@ def _cached(name: str, origin: str, build) -> Path:
     final = models.cached_dir(name)
     if models.is_complete(final):
         return final
-    log_dir = cache.home() / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with artifact.staging(final, overwrite=True) as tmp, captured_output(log_dir / f"convert-{name}.log"):
+    with artifact.staging(final, overwrite=True) as tmp, captured_output(cache.log_path(f"convert-{name}")):
         build(tmp)
         (tmp / models.COMPLETE_MARKER).write_text(origin + "\n")
     return final
