@@ -11,7 +11,7 @@ import numpy as np
 
 from edgereason.runtime import LoadedModel
 from edgereason.runtime.answers import same_answer
-from edgereason.runtime.calibrate import Calibrator, auroc, ece
+from edgereason.runtime.calibrate import Calibrator, aurc, auroc, ece
 from edgereason.runtime.reason import SolveConfig, SolveResult, solve
 
 from .tasks import Problem
@@ -76,8 +76,22 @@ def summarize(records: Sequence[Record]) -> dict[str, float]:
         "traces_per_problem": float(np.mean([r.traces for r in records])),
         "ece": ece(p, y),
         "auroc": auroc(p, y),
+        "aurc": aurc(p, y),
         "accept_rate": float(accepted.mean()),
         "accepted_accuracy": float(y[accepted].mean()) if accepted.any() else float("nan"),
         "selective_acc_50": selective(0.5),
         "selective_acc_80": selective(0.8),
     }
+
+
+def savings(rows: list[dict], max_traces: int) -> None:
+    """Add `token_savings` to each strategy row: early-exit against greedy, vote against `max_traces`
+    full greedy-length traces (what self-consistency costs without early stopping); probes count as spent."""
+    greedy = next((r for r in rows if r["strategy"] == "greedy"), None)
+    for row in rows:
+        spent = row["tokens_per_problem"] + row["probe_tokens_per_problem"]
+        if greedy is None or row["strategy"] == "greedy":
+            row["token_savings"] = None
+        else:
+            full = greedy["tokens_per_problem"] * (max_traces if row["strategy"] == "vote" else 1)
+            row["token_savings"] = 1 - spent / full

@@ -33,7 +33,11 @@ def captured_output(log_path: Path) -> Iterator[None]:
 def tail(log_path: Path, num_lines: int = 5) -> str:
     """The last lines of a log, for an error message."""
     try:
-        lines = log_path.read_text(errors="replace").strip().splitlines()
+        return tail_text(log_path.read_text(errors="replace"), num_lines)
     except OSError:
         return ""
-    return " | ".join(line.strip() for line in lines[-num_lines:])
+
+
+def tail_text(text: str, num_lines: int = 5) -> str:
+    """The last lines of captured output, on one line."""
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-num_lines:])

@@ -130,6 +130,19 @@ def auroc(p: np.ndarray, y: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+def risk_coverage(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Answer the k most confident problems: coverage k/n against the error rate among them."""
+    order = np.argsort(-np.asarray(p), kind="stable")
+    wrong = np.cumsum(1 - np.asarray(y, dtype=float)[order])
+    k = np.arange(1, len(order) + 1)
+    return k / len(order), wrong / k
+
+
+def aurc(p: np.ndarray, y: np.ndarray) -> float:
+    """Area under the risk–coverage curve (the mean risk over coverages k/n): lower is better."""
+    return float(risk_coverage(p, y)[1].mean())
+
+
 def _average_ranks(values: np.ndarray) -> np.ndarray:
     order = np.argsort(values, kind="stable")
     ranks = np.empty(len(values))

@@ -30,3 +30,10 @@ def test_bench_reason_writes_a_report(roomy, tmp_path):
     records = report["strategies"]["greedy"]["records"]
     assert len(records) == 3 and all(0 < r["tokens"] <= 8 for r in records)
     assert report["strategies"]["greedy"]["summary"]["n"] == 3
+    assert 0 <= report["strategies"]["greedy"]["summary"]["aurc"] <= 1
+    folder = path.parent
+    md = (folder / "report.md").read_text()
+    for name in ("reliability.png", "risk_coverage.png", "accuracy_vs_tokens.png"):
+        assert (folder / name).read_bytes()[:4] == b"\x89PNG" and f"]({name})" in md
+    assert "tokens saved" in md and report["machine"]["cpu"]
+    assert "token_savings" in (folder / "results.csv").read_text().splitlines()[0]

@@ -1,15 +1,18 @@
-"""`edgereason bench ...`: measurements people compare, written to bench-results/<timestamp>/."""
+"""`edgereason bench speed|quality|reason`: every command writes a report folder under bench-results/.
+
+The folder (`<output>/<timestamp>/`) holds report.md with the tables and PNG plots, results.json,
+results.csv and the machine facts; the table is also printed.
+"""
 
 import dataclasses
-import json
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from edgereason.cli import app, handle_errors, out, positive
+from edgereason.cli import app, console, handle_errors, out, positive
 from edgereason.cli.reason import (
     EXIT,
     SOLVE,
@@ -26,14 +29,157 @@ from edgereason.cli.reason import (
 )
 from edgereason.errors import UsageError
 
-bench_app = typer.Typer(help="Benchmarks: reasoning accuracy, cost and calibration.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: speed and memory, quality, reasoning and calibration.",
+                        no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
+Output = Annotated[Path, typer.Option("--output", "-o", help="Parent of the report folder")]
+Folders = Annotated[list[Path], typer.Argument(help="Artifact folders made by `edgereason export`")]
 
-def results_dir(root: Path) -> Path:
-    path = root / time.strftime("%Y%m%d-%H%M%S")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+
+def _print_table(title: str, rows: list[dict], columns) -> None:
+    table = Table(title=title)
+    for i, c in enumerate(columns):
+        table.add_column(c.header, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(c.fmt(row[c.key]) if row.get(c.key) is not None else "–" for c in columns))
+    out.print(table)
+
+
+def _warn_if_busy(threads: int) -> None:
+    from edgereason.bench.machine import busy_warning
+
+    if warning := busy_warning(threads):
+        console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+
+
+@bench_app.command("speed")
+@handle_errors
+def speed(
+    folders: Folders,
+    peers: Annotated[str, typer.Option(help="Comma list of llama.cpp, ort-genai, or none")] = "llama.cpp,ort-genai",
+    threads: Annotated[int, typer.Option(help="Threads for every system")] = 1,
+    prompt_tokens: Annotated[int, typer.Option(help="Prompt length (WikiText-2 tokens)")] = 128,
+    gen_tokens: Annotated[int, typer.Option(help="Decode steps after the first token")] = 128,
+    rounds: Annotated[int, typer.Option(help="Timed rounds (a warm-up round runs first)")] = 5,
+    data: Annotated[Path | None, typer.Option(help="Text the prompt is cut from")] = None,
+    output: Output = Path("bench-results"),
+) -> None:
+    """TTFT, prefill and decode tok/s, per-token latency, peak RSS and the bandwidth bound, with peers."""
+    from edgereason import cache
+    from edgereason.bench import machine, plots, speed
+    from edgereason.bench.peers import PEERS
+    from edgereason.bench.report import Column, Report, num, pct
+
+    for value, flag in ((threads, "--threads"), (prompt_tokens, "--prompt-tokens"), (gen_tokens, "--gen-tokens"),
+                        (rounds, "--rounds")):
+        positive(value, flag)
+    peer_names = [] if peers.strip() == "none" else [p.strip() for p in peers.split(",") if p.strip()]
+    if unknown := [p for p in peer_names if p not in PEERS]:
+        raise UsageError(f"unknown peer '{unknown[0]}': use {', '.join(PEERS)} or none")
+    speed.check_folders(folders)
+    _warn_if_busy(threads)
+    facts = machine.facts(threads)
+    with console.status("preparing systems (peer GGUF files are made once and cached)"):
+        systems, skipped, checkpoints = speed.plan(folders, peer_names)
+        prompt_ids = speed.prompts(checkpoints, prompt_tokens, data or cache.data_dir() / "wikitext2_test_raw.txt")
+        bandwidth = machine.memory_bandwidth(threads)
+    for s in skipped:
+        console.print(f"[yellow]skipped {s['peer']}:[/yellow] {s['reason']}", soft_wrap=True)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console)
+    job = bar.add_task("warm-up", total=len(systems) * (rounds + 1))
+    started = [0]
+
+    def on_run(system, round_index) -> None:
+        label = "warm-up" if round_index == 0 else f"round {round_index}/{rounds}"
+        bar.update(job, completed=started[0], description=f"{label}: {system.label}")
+        started[0] += 1
+
+    with bar:
+        results = speed.run(systems, prompt_ids, threads=threads, gen_tokens=gen_tokens, rounds=rounds, on_run=on_run)
+        bar.update(job, completed=len(systems) * (rounds + 1))
+    rows = [speed.result_row(r, bandwidth) for r in results]
+    columns = [Column("system", "system"), Column("ttft_ms", "TTFT ms", num(1)),
+               Column("prefill_tok_s", "prefill tok/s", num(1)), Column("decode_tok_s", "decode tok/s", num(1)),
+               Column("decode_tok_s_min", "min", num(1)), Column("decode_tok_s_max", "max", num(1)),
+               Column("token_ms_p50", "p50 ms", num(2)), Column("token_ms_p90", "p90 ms", num(2)),
+               Column("peak_rss_mib", "peak RSS MiB", num(0)), Column("size_mib", "model MiB", num(1)),
+               Column("fraction_of_bound", "of BW bound", pct), Column("error", "error")]
+    if not any(r.get("error") for r in rows):
+        columns.pop()
+    title = (f"Speed: {prompt_tokens}-token prompt, {gen_tokens} decode steps, {threads} thread(s), "
+             f"median of {rounds} rounds")
+    report = Report(output, title, facts)
+    report.text(f"Copy bandwidth measured in this run with {threads} thread(s): **{bandwidth:.1f} GB/s**; the "
+                "bound is bandwidth / model bytes (every weight streamed once per token). Each system ran in its "
+                "own process, interleaved round by round after a warm-up round; peak RSS is the OS's figure "
+                "for that process (model load included).")
+    report.table("Results", rows, columns)
+    if skipped:
+        report.text("Skipped: " + "; ".join(f"{s['peer']} ({s['reason']})" for s in skipped))
+    budget = [r for r in rows if "rss_budget_mib" in r]
+    if budget:
+        report.table("Peak RSS against artifact + KV cache + 150 MB", budget, [
+            Column("system", "system"), Column("peak_rss_mib", "peak RSS MiB", num(0)),
+            Column("rss_budget_mib", "budget MiB", num(0)),
+            Column("rss_within_budget", "within", lambda v: "yes" if v else "no")])
+    ok = [r for r in rows if not r.get("error")]
+    if ok:
+        report.figure("throughput.png", plots.throughput_bars(ok), "Prefill and decode throughput")
+    path = report.publish({"kind": "speed", "threads": threads, "prompt_tokens": prompt_tokens,
+                           "gen_tokens": gen_tokens, "rounds": rounds, "bandwidth_gbs": bandwidth,
+                           "systems": [{**speed.system_dict(r.system), "error": r.error, "rounds": r.rounds}
+                                       for r in results],
+                           "summary": rows, "skipped": skipped}, rows)
+    _print_table(title, rows, columns)
+    out.print(f"report: {path / 'report.md'}")
+
+
+@bench_app.command("quality")
+@handle_errors
+def quality(
+    folders: Folders,
+    gate_data: Annotated[Path | None, typer.Option(help="UTF-8 text to score (default: WikiText-2 test)")] = None,
+    gate_tokens: Annotated[int, typer.Option(help="Tokens scored")] = 4096,
+    window: Annotated[int, typer.Option(help="Tokens per independent window")] = 512,
+    threads: Threads = None,
+    output: Output = Path("bench-results"),
+) -> None:
+    """Perplexity, KL divergence and top-1 agreement against the fp32 reference, per artifact."""
+    from edgereason.bench import machine, plots
+    from edgereason.bench.quality import score
+    from edgereason.bench.report import Column, Report, num
+    from edgereason.cli import quiet_transformers
+    from edgereason.quant.gate import GateConfig
+
+    if not folders:
+        raise UsageError("give at least one artifact folder, e.g. edgereason bench quality artifacts/*")
+    quiet_transformers()
+    config = GateConfig(**({"data": gate_data} if gate_data else {}), num_tokens=gate_tokens, window=window)
+    facts = machine.facts(positive(threads, "--threads"))
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console)
+    job = bar.add_task("loading", total=None)
+
+    def on_start(name: str, num_tokens: int) -> None:
+        bar.reset(job, total=num_tokens, description=name)
+
+    with bar:
+        rows = score(folders, config, threads=threads, on_start=on_start,
+                     on_window=lambda n: bar.update(job, advance=n))
+    columns = [Column("artifact", "artifact"), Column("size_mib", "MiB", num(1)), Column("ppl", "ppl", num(3)),
+               Column("ppl_ref", "ppl fp32", num(3)), Column("ppl_ratio", "ratio", num(4)),
+               Column("kld_mean", "mean KL", num(5)), Column("top1_agreement", "top-1", num(4)),
+               Column("gate", "gate")]
+    title = f"Quality against fp32 ({config.num_tokens} tokens of {config.data.name}, {config.window}-token windows)"
+    report = Report(output, title, facts)
+    report.table("Results", rows, columns)
+    report.figure("quality.png", plots.quality_bars(rows), "Quality against the fp32 reference")
+    path = report.publish({"kind": "quality", "data": str(config.data), "tokens": config.num_tokens,
+                           "window": config.window, "summary": rows}, rows)
+    _print_table(title, rows, columns)
+    out.print(f"report: {path / 'report.md'}")
 
 
 @bench_app.command("reason")
@@ -48,13 +194,15 @@ def reason(
     max_traces: Annotated[int, typer.Option(help="Traces for vote")] = SOLVE.max_traces,
     max_new_tokens: MaxNew = SOLVE.max_new_tokens,
     abort_threshold: AbortThreshold = EXIT.abort_threshold,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Parent of the report folder")] = Path("bench-results"),
+    output: Output = Path("bench-results"),
     threads: Threads = None,
 ) -> None:
-    """Accuracy, tokens and time per problem, ECE / AUROC / selective accuracy of P(correct), per strategy."""
+    """Accuracy, tokens and time per problem, ECE / AUROC / AURC / selective accuracy, early-exit savings."""
     import numpy as np
 
-    from edgereason.bench.reasoning import run_problems, summarize
+    from edgereason.bench import machine, plots
+    from edgereason.bench.reasoning import run_problems, savings, summarize
+    from edgereason.bench.report import Column, Report, num, pct
     from edgereason.bench.tasks import load_task, shots_for
     from edgereason.runtime import open_model
 
@@ -66,12 +214,10 @@ def reason(
     problems = load_task(task, n=n, seed=task_seed, offset=offset)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     shots = shots_for(_shot_task(task, problems))
-    report: dict = {"artifact": str(folder), "task": task, "n": len(problems), "task_seed": task_seed,
-                    "offset": offset, "strategies": {}}
-    table = Table(title=f"{folder.name} on {task} (n={len(problems)})")
-    for col in ("strategy", "accuracy", "tok/problem", "probe tok", "s/problem", "traces", "calibrated", "ECE",
-                "AUROC", "acc@50%", "acc@80%"):
-        table.add_column(col, justify="left" if col == "strategy" else "right")
+    facts = machine.facts(threads)
+    results: dict = {"kind": "reason", "artifact": str(folder), "task": task, "n": len(problems),
+                     "task_seed": task_seed, "offset": offset, "max_traces": max_traces, "strategies": {}}
+    rows = []
     for config in configs:
         calibrator = model.calibrator(config.strategy.value)
         bar, job = _problems_progress(f"{config.strategy.value}", len(problems))
@@ -84,15 +230,31 @@ def reason(
         with bar:
             records = run_problems(model, problems, config, shots=shots, calibrator=calibrator, on_record=advance)
         summary = summarize(records)
-        report["strategies"][config.strategy.value] = {
+        results["strategies"][config.strategy.value] = {
             "summary": summary, "calibrated": calibrator is not None,
             "records": [dataclasses.asdict(r) for r in records]}
-        table.add_row(config.strategy.value, f"{summary['accuracy']:.3f}", f"{summary['tokens_per_problem']:.1f}",
-                      f"{summary['probe_tokens_per_problem']:.1f}", f"{summary['seconds_per_problem']:.2f}",
-                      f"{summary['traces_per_problem']:.2f}", "yes" if calibrator else "no", f"{summary['ece']:.3f}",
-                      f"{summary['auroc']:.3f}", f"{summary['selective_acc_50']:.3f}",
-                      f"{summary['selective_acc_80']:.3f}")
-    path = results_dir(output) / "results.json"
-    path.write_text(json.dumps(report, indent=1) + "\n")
-    out.print(table)
-    out.print(f"results: {path}")
+        rows.append({"strategy": config.strategy.value, "calibrated": "yes" if calibrator else "no", **summary})
+    savings(rows, max_traces)
+    columns = [Column("strategy", "strategy"), Column("accuracy", "accuracy", num(3)),
+               Column("tokens_per_problem", "tok/problem", num(1)), Column("probe_tokens_per_problem", "probe tok",
+                                                                           num(1)),
+               Column("token_savings", "tokens saved", pct), Column("seconds_per_problem", "s/problem", num(2)),
+               Column("traces_per_problem", "traces", num(2)), Column("calibrated", "calibrated"),
+               Column("ece", "ECE", num(3)), Column("auroc", "AUROC", num(3)), Column("aurc", "AURC", num(3)),
+               Column("selective_acc_50", "acc@50%", num(3)), Column("selective_acc_80", "acc@80%", num(3))]
+    title = f"Reasoning: {folder.name} on {task} (n={len(problems)})"
+    report = Report(output, title, facts)
+    report.table("Results", rows, columns)
+    report.text("tokens saved: early-exit against greedy, vote against running all "
+                f"{max_traces} traces to the greedy length; probe tokens are counted as spent.")
+    series = {name: (np.array([r["p_correct"] for r in s["records"]]),
+                     np.array([float(r["correct"]) for r in s["records"]]))
+              for name, s in results["strategies"].items()}
+    report.figure("reliability.png", plots.reliability_diagram(series), "Reliability of P(correct)")
+    report.figure("risk_coverage.png", plots.risk_coverage(series), "Risk–coverage of P(correct)")
+    report.figure("accuracy_vs_tokens.png", plots.accuracy_vs_tokens(
+        [{"label": r["strategy"], "accuracy": r["accuracy"],
+          "tokens": r["tokens_per_problem"] + r["probe_tokens_per_problem"]} for r in rows]), "Accuracy vs tokens")
+    path = report.publish(results, rows)
+    _print_table(title, rows, columns)
+    out.print(f"report: {path / 'report.md'}")

@@ -1,0 +1,111 @@
+"""The report's figures. Each function takes plain numbers and returns a matplotlib Figure."""
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib import pyplot as plt
+
+from edgereason.bench import report  # noqa: F401  (selects the Agg backend before pyplot draws)
+from edgereason.runtime import calibrate as calibration
+
+
+def throughput_bars(rows: Sequence[dict]) -> plt.Figure:
+    """Prefill and decode tok/s per system; decode bars carry min–max error bars over rounds."""
+    labels = [r["system"] for r in rows]
+    y = np.arange(len(rows))
+    fig, (ax_pre, ax_dec) = plt.subplots(1, 2, figsize=(12, 0.5 * len(rows) + 1.8), sharey=True)
+    pre = [r["prefill_tok_s"] for r in rows]
+    ax_pre.barh(y, pre, color="#7aa6c2")
+    ax_pre.set_xlabel("prefill tok/s (median)")
+    dec = np.array([r["decode_tok_s"] for r in rows])
+    err = np.array([[d - r["decode_tok_s_min"] for d, r in zip(dec, rows, strict=True)],
+                    [r["decode_tok_s_max"] - d for d, r in zip(dec, rows, strict=True)]])
+    colors = ["#d95f02" if r["runner"] == "edgereason" else "#999999" for r in rows]
+    ax_dec.barh(y, dec, xerr=err, color=colors, capsize=3)
+    ax_dec.set_xlabel("decode tok/s (median, min–max)")
+    for ax, values in ((ax_pre, pre), (ax_dec, dec)):
+        for yi, v in zip(y, values, strict=True):
+            ax.text(v, yi, f" {v:.0f}", va="center", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    ax_pre.set_yticks(y, labels, fontsize=8)
+    ax_pre.invert_yaxis()
+    fig.suptitle("Throughput (orange: edgereason, grey: peers)")
+    fig.tight_layout()
+    return fig
+
+
+def quality_bars(rows: Sequence[dict]) -> plt.Figure:
+    """Perplexity ratio, mean KL and top-1 agreement vs the fp32 reference, per artifact."""
+    labels = [r["artifact"] for r in rows]
+    y = np.arange(len(rows))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 0.45 * len(rows) + 1.8), sharey=True)
+    for ax, key, title in ((axes[0], "ppl_ratio", "perplexity / fp32"), (axes[1], "kld_mean", "mean KL (nats)"),
+                           (axes[2], "top1_agreement", "top-1 agreement")):
+        values = [r[key] for r in rows]
+        ax.barh(y, values, color="#7570b3")
+        for yi, v in zip(y, values, strict=True):
+            ax.text(v, yi, f" {v:.3f}", va="center", fontsize=8)
+        ax.set_xlabel(title)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, labels, fontsize=8)
+    axes[0].invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(series: Mapping[str, tuple[np.ndarray, np.ndarray]], bins: int = 10) -> plt.Figure:
+    """Observed accuracy per P(correct) bin against the diagonal; marker size ~ problems in the bin."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    edges = np.linspace(0, 1, bins + 1)
+    for name, (p, y) in series.items():
+        idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+        xs, ys, ns = [], [], []
+        for b in range(bins):
+            mask = idx == b
+            if mask.any():
+                xs.append(p[mask].mean())
+                ys.append(y[mask].mean())
+                ns.append(mask.sum())
+        ax.plot(xs, ys, "-", alpha=0.6)
+        ax.scatter(xs, ys, s=20 + 200 * np.asarray(ns) / max(len(p), 1), label=name, alpha=0.8)
+    ax.set_xlabel("predicted P(correct)")
+    ax.set_ylabel("observed accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Reliability diagram")
+    return fig
+
+
+def risk_coverage(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name, (p, y) in series.items():
+        coverage, risk = calibration.risk_coverage(p, y)
+        ax.plot(coverage, risk, label=f"{name} (AURC {risk.mean():.3f})")
+        ax.axhline(1 - y.mean(), ls=":", lw=0.8, color=ax.lines[-1].get_color())
+    ax.set_xlabel("coverage (fraction answered, most confident first)")
+    ax.set_ylabel("risk (error rate among answered)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Risk–coverage (dotted: answering everything)")
+    return fig
+
+
+def accuracy_vs_tokens(points: Sequence[dict]) -> plt.Figure:
+    """One point per strategy: accuracy against generated tokens per problem (probe tokens included)."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for pt in points:
+        ax.scatter(pt["tokens"], pt["accuracy"], s=60)
+        ax.annotate(pt["label"], (pt["tokens"], pt["accuracy"]), textcoords="offset points", xytext=(5, 5),
+                    fontsize=8)
+    ax.set_xlabel("tokens per problem (generated + probes)")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.set_title("Accuracy vs cost")
+    return fig

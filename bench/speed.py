@@ -1,0 +1,176 @@
+"""`bench speed`: every system in its own process, interleaved round by round, medians reported.
+
+A system is one (runtime, model file): an edgereason artifact folder, ONNX Runtime GenAI's own
+generator on one of our .onnx folders, or llama.cpp on a GGUF made from the same checkpoint.
+Round 0 is a warm-up (page cache, first-load costs) and is not reported; in every later round each
+system runs once, in turn, so a slow moment of the machine hits all of them alike. Peak RSS is the
+kernel's high-water mark of the worker process (VmHWM; model load included). Not wait4's ru_maxrss:
+on Linux that carries the parent's RSS at fork into the child.
+
+The memory-bandwidth bound: decoding one token streams every weight once, so no runtime can
+decode faster than (copy bandwidth) / (model file bytes); the fraction of it reached says how much
+headroom is left. The bandwidth is measured in the same run, with the same thread count.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgereason import models
+from edgereason.artifact import Manifest, read_manifest
+from edgereason.bench import peers
+from edgereason.errors import UsageError
+from edgereason.export import hf
+from edgereason.quant.gate import read_tokens
+
+WORKER = "edgereason.bench.speed_worker"
+RSS_SLACK_BYTES = 150 * 10**6  # the goal: peak RSS <= artifact + KV cache + 150 MB
+
+
+@dataclass(frozen=True)
+class System:
+    label: str
+    runner: str  # a key of speed_worker.RUNNERS
+    path: Path  # artifact folder or .gguf file
+    model: str  # model name: systems of one model share a prompt
+    weight_bytes: int  # the model file(s): size column and bandwidth bound
+    kv_bytes: int | None = None  # KV cache of an edgereason artifact (for the RSS budget)
+
+
+@dataclass
+class Result:
+    system: System
+    rounds: list[dict] = field(default_factory=list)  # Timing fields + peak_rss_bytes
+    error: str | None = None
+
+    def summary(self, bandwidth_gbs: float) -> dict:
+        med = statistics.median
+        decode = [len(r["token_ms"]) / sum(r["token_ms"]) * 1e3 for r in self.rounds]
+        prefill_tokens = self.rounds[0]["prompt_tokens"]
+        tokens = np.concatenate([r["token_ms"] for r in self.rounds])
+        peak = max(r["peak_rss_bytes"] for r in self.rounds)
+        bound = bandwidth_gbs * 1e9 / self.system.weight_bytes
+        out = {
+            "system": self.system.label,
+            "runner": self.system.runner,
+            "ttft_ms": med(r["ttft_ms"] for r in self.rounds),
+            "prefill_tok_s": med(prefill_tokens / r["ttft_ms"] * 1e3 for r in self.rounds),
+            "decode_tok_s": med(decode),
+            "decode_tok_s_min": min(decode),
+            "decode_tok_s_max": max(decode),
+            "token_ms_p50": float(np.percentile(tokens, 50)),
+            "token_ms_p90": float(np.percentile(tokens, 90)),
+            "peak_rss_mib": peak / 2**20,
+            "size_mib": self.system.weight_bytes / 2**20,
+            "bound_tok_s": bound,
+            "fraction_of_bound": med(decode) / bound,
+            "rounds": len(self.rounds),
+        }
+        if self.system.kv_bytes is not None:
+            budget = self.system.weight_bytes + self.system.kv_bytes + RSS_SLACK_BYTES
+            out["rss_budget_mib"] = budget / 2**20
+            out["rss_within_budget"] = peak <= budget
+        return out
+
+
+def model_bytes(folder: Path, manifest: Manifest) -> int:
+    """The model file and its external data; tokenizer and configs don't stream per token."""
+    return sum(entry.bytes for name, entry in manifest.files.items() if name.startswith("model."))
+
+
+def kv_cache_bytes(manifest: Manifest) -> int:
+    arch = manifest.arch
+    return 2 * arch.n_layers * arch.n_kv_heads * arch.head_dim * arch.max_seq_len * 4  # fp32 K and V
+
+
+def plan(folders: list[Path], peer_names: list[str]) -> tuple[list[System], list[dict], dict[str, Path]]:
+    """The systems to time, the peers skipped (with why), and each model's normalized checkpoint."""
+    systems: list[System] = []
+    skipped: list[dict] = []
+    checkpoints: dict[str, Path] = {}
+    statuses = {name: peers.status(name) for name in peer_names}
+    for name, st in statuses.items():
+        if not st.available:
+            skipped.append({"peer": name, "reason": st.reason})
+    for folder in folders:
+        manifest = read_manifest(folder, verify_sha256=False)
+        name = manifest.model.name
+        checkpoints.setdefault(name, folder)
+        systems.append(System(f"edgereason {folder.name}", "edgereason", folder, name,
+                              model_bytes(folder, manifest), kv_cache_bytes(manifest)))
+        if manifest.format == "onnx" and statuses.get(peers.ORT_GENAI, peers.PeerStatus("", False)).available:
+            systems.append(System(f"ort-genai {folder.name}", peers.ORT_GENAI, folder, name,
+                                  model_bytes(folder, manifest)))
+    if statuses.get(peers.LLAMA_CPP, peers.PeerStatus("", False)).available:
+        for name, folder in checkpoints.items():
+            source = models.resolve(read_manifest(folder, verify_sha256=False).model.source)
+            hf_dir = hf.normalize(source)
+            for quant in peers.GGUF_TYPES:
+                gguf = peers.make_gguf(hf_dir, name, quant)
+                systems.append(System(f"llama.cpp {gguf.stem}", peers.LLAMA_CPP, gguf, name, gguf.stat().st_size))
+    return systems, skipped, checkpoints
+
+
+def prompts(checkpoints: dict[str, Path], num_tokens: int, data: Path) -> dict[str, list[int]]:
+    """The first `num_tokens` of `data` in each model's tokenizer: every system of a model gets the same ids."""
+    out = {}
+    for name, folder in checkpoints.items():
+        manifest = read_manifest(folder, verify_sha256=False)
+        out[name] = read_tokens(folder / manifest.tokenizer.file, data, num_tokens)
+    return out
+
+
+def run_worker(system: System, threads: int, prompt: list[int], gen_tokens: int) -> dict:
+    """One timed run in a fresh process; raises RuntimeError with the worker's last words."""
+    spec = json.dumps({"runner": system.runner, "path": str(system.path), "threads": threads, "prompt": prompt,
+                       "gen_tokens": gen_tokens})
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run([sys.executable, "-m", WORKER, spec], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        last = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
+        raise RuntimeError(f"{system.label} failed (exit {proc.returncode}): {last[0]}")
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "prompt_tokens": len(prompt)}
+
+
+def run(systems: list[System], prompt_ids: dict[str, list[int]], *, threads: int, gen_tokens: int, rounds: int,
+        on_run: Callable[[System, int], None] | None = None) -> list[Result]:
+    """Round 0 warms up; rounds 1..`rounds` are kept. A system that fails is reported, not retried."""
+    results = [Result(s) for s in systems]
+    for round_index in range(rounds + 1):
+        for result in results:
+            if result.error:
+                continue
+            if on_run:
+                on_run(result.system, round_index)
+            try:
+                sample = run_worker(result.system, threads, prompt_ids[result.system.model], gen_tokens)
+            except RuntimeError as e:
+                result.error = str(e)
+                continue
+            if round_index > 0:
+                result.rounds.append(sample)
+    return results
+
+
+def check_folders(folders: list[Path]) -> None:
+    if not folders:
+        raise UsageError("give at least one artifact folder, e.g. edgereason bench speed artifacts/*")
+    for folder in folders:
+        read_manifest(folder, verify_sha256=False)  # one clear error for a missing/corrupt folder
+
+
+def result_row(result: Result, bandwidth_gbs: float) -> dict:
+    if result.error or not result.rounds:
+        return {"system": result.system.label, "runner": result.system.runner, "error": result.error}
+    return result.summary(bandwidth_gbs)
+
+
+def system_dict(system: System) -> dict:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(system).items()}

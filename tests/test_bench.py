@@ -1,0 +1,125 @@
+"""The benchmark harness on tiny-random: report folders, their schema, peers run or reported skipped.
+
+No timed assertions: the numbers only have to exist, be positive and be consistent with each other.
+"""
+
+import csv
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+from helpers import assert_one_line_error, cli
+
+from edgereason.bench.reasoning import savings
+from edgereason.bench.report import Column, Report, markdown_table, num
+from edgereason.quant.recipes import Format, RecipeName
+from edgereason.runtime.calibrate import aurc, risk_coverage
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _report_folder(root):
+    (folder,) = [p for p in root.iterdir() if p.is_dir()]
+    assert not list(root.glob(".*.partial")), "staging folder left behind"
+    for name in ("report.md", "results.json", "results.csv"):
+        assert (folder / name).is_file(), name
+    return folder
+
+
+def _pngs_embedded(folder, names):
+    md = (folder / "report.md").read_text()
+    for name in names:
+        assert (folder / name).read_bytes()[:8] == PNG, name
+        assert f"]({name})" in md, f"{name} not embedded in report.md"
+
+
+def test_bench_speed_report(tiny_artifacts, tmp_path):
+    pte = tiny_artifacts[Format.PTE, RecipeName.INT4]
+    onnx = tiny_artifacts[Format.ONNX, RecipeName.FP32]
+    proc = cli("bench", "speed", str(pte), str(onnx), "--peers", "llama.cpp,ort-genai", "--threads", "1",
+               "--prompt-tokens", "16", "--gen-tokens", "8", "--rounds", "2", "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    folder = _report_folder(tmp_path)
+    results = json.loads((folder / "results.json").read_text())
+    assert results["machine"]["usable_cores"] >= 1 and results["machine"]["threads"] == 1
+    assert "torch" in results["machine"]["versions"]
+    assert results["bandwidth_gbs"] > 0
+    rows = {r["system"]: r for r in results["summary"]}
+    expected = {f"edgereason {pte.name}", f"edgereason {onnx.name}", f"ort-genai {onnx.name}"}
+    llama_installed = importlib.util.find_spec("llama_cpp") is not None
+    if llama_installed:
+        expected |= {"llama.cpp tiny-random-Q4_0", "llama.cpp tiny-random-Q8_0"}
+    else:
+        (skip,) = results["skipped"]
+        assert skip["peer"] == "llama.cpp" and "install_llama_cpp.sh" in skip["reason"]
+        assert "skipped llama.cpp" in proc.stderr and "Skipped: llama.cpp" in (folder / "report.md").read_text()
+    assert set(rows) == expected
+    for row in rows.values():
+        assert row.get("error") is None, row
+        assert row["rounds"] == 2
+        for key in ("ttft_ms", "prefill_tok_s", "decode_tok_s", "token_ms_p50", "token_ms_p90", "peak_rss_mib",
+                    "size_mib", "bound_tok_s", "fraction_of_bound"):
+            assert row[key] > 0, (row["system"], key)
+        assert row["decode_tok_s_min"] <= row["decode_tok_s"] <= row["decode_tok_s_max"]
+        assert row["token_ms_p50"] <= row["token_ms_p90"]
+    systems = {s["label"]: s for s in results["systems"]}
+    assert all(len(r["token_ms"]) == 8 for s in systems.values() for r in s["rounds"])
+    assert "rss_within_budget" in rows[f"edgereason {pte.name}"]
+    with (folder / "results.csv").open() as fh:
+        assert {r["system"] for r in csv.DictReader(fh)} == expected
+    _pngs_embedded(folder, ["throughput.png"])
+
+
+def test_bench_quality_report(tiny_artifacts, tmp_path, wikitext):
+    fp32 = tiny_artifacts[Format.ONNX, RecipeName.FP32]
+    int8 = tiny_artifacts[Format.PTE, RecipeName.INT8]
+    proc = cli("bench", "quality", str(fp32), str(int8), "--gate-tokens", "64", "--window", "32",
+               "--gate-data", str(wikitext), "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    folder = _report_folder(tmp_path)
+    rows = {r["artifact"]: r for r in json.loads((folder / "results.json").read_text())["summary"]}
+    assert set(rows) == {fp32.name, int8.name}
+    assert rows[fp32.name]["ppl_ratio"] == pytest.approx(1.0, abs=1e-3)
+    assert rows[fp32.name]["top1_agreement"] > 0.99 and rows[fp32.name]["gate"] == "pass"
+    assert rows[int8.name]["kld_mean"] > rows[fp32.name]["kld_mean"]
+    assert all(r["ppl"] > 1 and r["tokens"] == 64 for r in rows.values())
+    _pngs_embedded(folder, ["quality.png"])
+
+
+def test_bench_usage_errors(tiny_artifacts, tmp_path):
+    pte = str(tiny_artifacts[Format.PTE, RecipeName.INT4])
+    assert_one_line_error(cli("bench", "speed", pte, "--peers", "vllm", "-o", str(tmp_path)), 2, "unknown peer 'vllm'")
+    assert_one_line_error(cli("bench", "speed", pte, "--rounds", "0", "-o", str(tmp_path)), 2, "--rounds")
+    assert_one_line_error(cli("bench", "speed", str(tmp_path / "nope"), "-o", str(tmp_path)), 2, "nope")
+    assert not any(tmp_path.iterdir()), "a failed benchmark wrote a report"
+
+
+def test_risk_coverage_and_aurc():
+    p = np.array([0.9, 0.8, 0.3, 0.1])
+    coverage, risk = risk_coverage(p, np.array([1, 1, 0, 0]))
+    assert coverage.tolist() == [0.25, 0.5, 0.75, 1.0]
+    assert risk.tolist() == pytest.approx([0, 0, 1 / 3, 0.5])
+    perfect = aurc(p, np.array([1, 1, 0, 0]))
+    inverted = aurc(p, np.array([0, 0, 1, 1]))
+    assert perfect < inverted
+
+
+def test_token_savings_against_greedy_and_full_votes():
+    rows = [{"strategy": "greedy", "tokens_per_problem": 100.0, "probe_tokens_per_problem": 0.0},
+            {"strategy": "early-exit", "tokens_per_problem": 40.0, "probe_tokens_per_problem": 10.0},
+            {"strategy": "vote", "tokens_per_problem": 250.0, "probe_tokens_per_problem": 0.0}]
+    savings(rows, max_traces=5)
+    assert rows[0]["token_savings"] is None
+    assert rows[1]["token_savings"] == pytest.approx(0.5)
+    assert rows[2]["token_savings"] == pytest.approx(0.5)
+
+
+def test_report_is_published_whole(tmp_path):
+    report = Report(tmp_path, "t", {"versions": {}})
+    report.table("rows", [{"a": 1.23456, "b": None}], [Column("a", "A", num(2)), Column("b", "B")])
+    folder = report.publish({"x": 1}, [{"a": 1}])
+    assert "| 1.23 | – |" in (folder / "report.md").read_text()
+    assert json.loads((folder / "results.json").read_text())["x"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]
+    assert markdown_table([], [Column("a", "A")]).count("\n") == 1
