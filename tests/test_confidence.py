@@ -42,3 +42,17 @@ def test_trace_groups_slide_and_summarize():
     assert summary["lowest_group_conf"] == pytest.approx(min(groups[2:]))
     assert summary["tail_conf"] == pytest.approx(np.mean(confs[-2:]))
     assert summary["num_tokens"] == 5
+
+
+def test_signal_golden_vectors():
+    """The file the C++ and Android ports check their signals against agrees with this implementation."""
+    import json
+    from pathlib import Path
+
+    golden = json.loads((Path(__file__).parent / "golden" / "sampling.json").read_text())
+    logits = {c["logits_name"]: c["logits"] for c in golden["cases"]} | golden["signal_logits"]
+    assert len(golden["signals"]) >= 8
+    for case in golden["signals"]:
+        s = step_signals(np.asarray(logits[case["logits_name"]], dtype=np.float32), case["token"], top_k=case["top_k"])
+        for key in ("logprob", "top1_prob", "margin", "entropy", "token_conf"):
+            assert getattr(s, key) == pytest.approx(case[key], abs=1e-5), (case["logits_name"], key)
