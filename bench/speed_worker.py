@@ -42,7 +42,8 @@ def time_llama_cpp(path: Path, threads: int, prompt: list[int], gen_tokens: int)
 
     start = time.perf_counter()
     ll.llama_backend_init()
-    ll.llama_log_set(ll.llama_log_callback(lambda level, text, data: None), ctypes.c_void_p(0))
+    quiet = ll.llama_log_callback(lambda level, text, data: None)  # must outlive every llama.cpp call
+    ll.llama_log_set(quiet, ctypes.c_void_p(0))
     model = ll.llama_model_load_from_file(str(path).encode(), ll.llama_model_default_params())
     if not model:
         raise RuntimeError(f"llama.cpp could not load {path}")
@@ -71,6 +72,7 @@ def time_llama_cpp(path: Path, threads: int, prompt: list[int], gen_tokens: int)
         token_ms.append((time.perf_counter() - t0) * 1e3)
     ll.llama_free(ctx)
     ll.llama_model_free(model)
+    del quiet
     return Timing(ttft_ms, token_ms, load_s)
 
 
