@@ -23,9 +23,11 @@ def throughput_bars(rows: Sequence[dict]) -> plt.Figure:
     colors = ["#d95f02" if r["runner"] == "edgereason" else "#999999" for r in rows]
     ax_dec.barh(y, dec, xerr=err, color=colors, capsize=3)
     ax_dec.set_xlabel("decode tok/s (median, min–max)")
-    for ax, values in ((ax_pre, pre), (ax_dec, dec)):
-        for yi, v in zip(y, values, strict=True):
-            ax.text(v, yi, f" {v:.0f}", va="center", fontsize=8)
+    ends = (pre, [r["decode_tok_s_max"] for r in rows])  # labels go past the error bars
+    for ax, values, end in ((ax_pre, pre, ends[0]), (ax_dec, dec, ends[1])):
+        for yi, v, e in zip(y, values, end, strict=True):
+            ax.text(e, yi, f"  {v:.0f}", va="center", fontsize=8)
+        ax.set_xlim(0, max(end) * 1.12)
         ax.grid(axis="x", alpha=0.3)
     ax_pre.set_yticks(y, labels, fontsize=8)
     ax_pre.invert_yaxis()
