@@ -15,8 +15,9 @@ from edgereason.errors import ModelSourceError, UnsupportedModelError
 from edgereason.logs import captured_output
 from edgereason.models import ModelSource, SourceKind
 
+from . import support
+
 # Architectures both exporters handle today; the rest are refused before any heavy work.
-SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM",)
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 
 
@@ -152,11 +153,9 @@ def read_config(folder: Path) -> dict:
 def check_checkpoint(folder: Path) -> dict:
     """Refuse, before any heavy work, a checkpoint no exporter here can take. Returns its config."""
     config = read_config(folder)
-    archs = config.get("architectures") or [config.get("model_type", "unknown")]
-    if archs[0] not in SUPPORTED_ARCHITECTURES:
-        raise UnsupportedModelError(
-            f"architecture {archs[0]} is not supported yet (supported: {', '.join(SUPPORTED_ARCHITECTURES)})"
-        )
+    arch = (config.get("architectures") or [config.get("model_type") or "unknown"])[0]
+    if reason := support.unsupported_reason(arch):
+        raise UnsupportedModelError(f"{reason}: run `edgereason models check {folder}` for the details")
     if not (folder / "tokenizer.json").is_file():
         raise ModelSourceError(f"{folder} has no tokenizer.json: add the model's tokenizer files to the folder")
     if not any(folder.glob("*.safetensors")):

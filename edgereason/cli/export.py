@@ -52,6 +52,45 @@ def models_list() -> None:
     out.print(table)
 
 
+@models_app.command("check")
+@handle_errors
+def models_check(
+    path: Annotated[Path, typer.Argument(help="A checkpoint folder or its config.json")],
+    max_seq_len: Annotated[int, typer.Option(help="KV cache length to size the runtime memory for")] = 2048,
+) -> None:
+    """Before any heavy work: can each format export this architecture, how big, how much memory."""
+    import json
+    import os
+
+    from edgereason.errors import UsageError
+    from edgereason.export import support
+
+    file = path / "config.json" if path.is_dir() else path
+    try:
+        config = json.loads(file.read_text())
+        arch, cells = support.matrix(config)
+    except FileNotFoundError:
+        raise UsageError(f"{file} does not exist: pass a checkpoint folder or its config.json") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, AttributeError) as e:
+        raise UsageError(f"{file} is not a readable HF config.json ({e}): pass the model's config.json") from None
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    out.print(f"{arch.architecture}: {arch.total_params / 1e6:,.1f}M parameters ({arch.n_layers} layers, dim "
+              f"{arch.dim}, {arch.n_heads}/{arch.n_kv_heads} heads x {arch.head_dim}, vocab {arch.vocab_size:,}, "
+              f"{'tied' if arch.tied else 'untied'} embeddings); KV cache at {max_seq_len} tokens: "
+              f"{mib(arch.kv_cache_bytes(max_seq_len))} MiB")
+    if cells and cells[0].reason:  # the reason is the architecture's, the same for every cell
+        out.print(f"[red]not exportable here yet:[/red] {cells[0].reason}", soft_wrap=True)
+    table = Table(title=f"export support for {file}")
+    for col in ("format", "recipe", "supported", "est. artifact MiB", "est. peak export GiB", "note"):
+        table.add_column(col, justify="right" if "est." in col else "left")
+    for cell in cells:
+        peak = cell.peak_export_bytes / 2**30
+        note = f"estimated peak exceeds this machine's {ram / 2**30:.1f} GiB" if cell.peak_export_bytes > ram else ""
+        table.add_row(cell.format.value, cell.recipe.value, "no" if cell.reason else "yes",
+                      mib(cell.artifact_bytes), f"{peak:.1f}", note)
+    out.print(table)
+
+
 @app.command("export")
 @handle_errors
 def export(
