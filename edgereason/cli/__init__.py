@@ -1,6 +1,7 @@
 """`edgereason`: a thin typer app. Each command parses options, calls one library function, renders.
 
-Commands live in `cli.export` (models, export, inspect) and `cli.reason` (run, solve, calibrate).
+Commands live in `cli.export` (models, export, inspect), `cli.reason` (run, solve, calibrate) and
+`cli.bench` (bench speed, quality, reason).
 
 Errors: an `EdgeReasonError` becomes one line on stderr and its exit code (2 for the user's
 mistakes, 1 for internal failures); Ctrl-C exits 130 after the staging folders are removed.
