@@ -161,7 +161,7 @@ def run(systems: list[System], prompt_ids: dict[str, list[int]], *, threads: int
 
 def check_folders(folders: list[Path]) -> None:
     if not folders:
-        raise UsageError("give at least one artifact folder, e.g. edgereason bench speed artifacts/*")
+        raise UsageError("give at least one artifact folder, e.g. artifacts/*")
     for folder in folders:
         read_manifest(folder, verify_sha256=False)  # one clear error for a missing/corrupt folder
 

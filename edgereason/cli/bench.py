@@ -150,11 +150,11 @@ def quality(
     from edgereason.bench import machine, plots
     from edgereason.bench.quality import score
     from edgereason.bench.report import Column, Report, num
+    from edgereason.bench.speed import check_folders
     from edgereason.cli import quiet_transformers
     from edgereason.quant.gate import GateConfig
 
-    if not folders:
-        raise UsageError("give at least one artifact folder, e.g. edgereason bench quality artifacts/*")
+    check_folders(folders)
     quiet_transformers()
     config = GateConfig(**({"data": gate_data} if gate_data else {}), num_tokens=gate_tokens, window=window)
     facts = machine.facts(positive(threads, "--threads"))
