@@ -4,7 +4,6 @@ This is the one module that ties subsystems together (DESIGN.md: the CLI wires);
 from cli.py so that the Python API runs the same sequence as the command line.
 """
 
-import importlib
 import importlib.metadata
 import time
 from dataclasses import dataclass, field
@@ -103,9 +102,6 @@ def export_artifacts(request: ExportRequest, progress: Progress | None = None) -
     base_manifest = _base_manifest(source, request.source, hf_dir, config, request.max_seq_len)
     reference = backends.load_eager(hf_dir, backends.info_from_manifest(base_manifest, format="eager"),
                                     num_threads=request.num_threads)
-    for fmt in request.formats:  # before any staging folder: see export.pte.load_exporter
-        progress.stage(source.name, f"loading the {fmt.value} exporter")
-        importlib.import_module(f"edgereason.export.{fmt.value}").load_exporter()
     outcomes, refused = [], []
     for (fmt, recipe_name), final in finals.items():
         try:

@@ -18,11 +18,6 @@ from .hf import TOKENIZER_FILES
 MODEL_FILE = "model.onnx"
 
 
-def load_exporter() -> None:
-    """Import the GenAI builder before any staging folder exists (see `pte.load_exporter`)."""
-    import onnxruntime_genai.models.builder  # noqa: F401
-
-
 def export_onnx(hf_dir: Path, out_dir: Path, recipe: Recipe, *, max_seq_len: int, eos_ids: list[int],
                 log_path: Path) -> tuple[dict, IOInfo]:
     """Write model.onnx (+ .data), genai_config.json and our tokenizer files into `out_dir`."""

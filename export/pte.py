@@ -121,17 +121,6 @@ def export_pte(hf_dir: Path, out_dir: Path, recipe: Recipe, config: dict, *, max
     return details, io
 
 
-def load_exporter() -> None:
-    """Import export_llm before any staging folder exists.
-
-    These imports take seconds and run ExecuTorch modules whose bare `except:` swallows a Ctrl-C
-    that lands inside them. Done up front, an interrupt there leaves nothing to clean up, and one
-    during the export itself reaches our handler.
-    """
-    import executorch.examples.models.llama.export_llama_lib  # noqa: F401
-    import executorch.extension.llm.export.config.llm_config  # noqa: F401
-
-
 def _llm_config(work: Path, out_dir: Path, settings, max_seq_len: int, metadata: dict):
     from executorch.extension.llm.export.config.llm_config import (
         BackendConfig,
