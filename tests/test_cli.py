@@ -78,8 +78,11 @@ def test_models_list(smollm2_dir):
 
 
 def test_ctrl_c_leaves_no_folder(tmp_path, tiny_dir):
+    # As from a terminal: a job started in the background by a non-interactive shell inherits SIGINT
+    # ignored (POSIX), and Python then never raises KeyboardInterrupt; reset it for the child.
     proc = subprocess.Popen([EDGEREASON, "export", "tiny-random", "--format", "pte", "--recipe", "fp32",
-                             "-o", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "-o", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     staging = tmp_path / ".tiny-random-fp32-pte.partial"
     deadline = time.monotonic() + 120
     while not staging.exists() and time.monotonic() < deadline and proc.poll() is None:
