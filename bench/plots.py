@@ -71,14 +71,7 @@ def reliability_diagram(series: Mapping[str, tuple[np.ndarray, np.ndarray]], bin
                 ns.append(mask.sum())
         ax.plot(xs, ys, "-", alpha=0.6)
         ax.scatter(xs, ys, s=20 + 200 * np.asarray(ns) / max(len(p), 1), label=name, alpha=0.8)
-    ax.set_xlabel("predicted P(correct)")
-    ax.set_ylabel("observed accuracy")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title("Reliability diagram")
-    return fig
+    return _unit_axes(fig, ax, "predicted P(correct)", "observed accuracy", "Reliability diagram", top=1.0)
 
 
 def risk_coverage(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
@@ -87,13 +80,19 @@ def risk_coverage(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> plt.Fi
         coverage, risk = calibration.risk_coverage(p, y)
         ax.plot(coverage, risk, label=f"{name} (AURC {risk.mean():.3f})")
         ax.axhline(1 - y.mean(), ls=":", lw=0.8, color=ax.lines[-1].get_color())
-    ax.set_xlabel("coverage (fraction answered, most confident first)")
-    ax.set_ylabel("risk (error rate among answered)")
+    return _unit_axes(fig, ax, "coverage (fraction answered, most confident first)",
+                      "risk (error rate among answered)", "Risk–coverage (dotted: answering everything)", top=1.02)
+
+
+def _unit_axes(fig: plt.Figure, ax, xlabel: str, ylabel: str, title: str, *, top: float) -> plt.Figure:
+    """Labels, [0, 1] limits, grid and legend shared by the probability plots."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
+    ax.set_ylim(0, top)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("Risk–coverage (dotted: answering everything)")
+    ax.set_title(title)
     return fig
 
 

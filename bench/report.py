@@ -40,12 +40,15 @@ def pct(value: Any) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
 
 
+def cells(row: dict, columns: Sequence[Column]) -> list[str]:
+    """A row's values formatted for display; a missing value is a dash."""
+    return [c.fmt(row[c.key]) if row.get(c.key) is not None else "–" for c in columns]
+
+
 def markdown_table(rows: Sequence[dict], columns: Sequence[Column]) -> str:
     lines = ["| " + " | ".join(c.header for c in columns) + " |",
              "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|"]
-    for row in rows:
-        lines.append("| " + " | ".join(c.fmt(row[c.key]) if row.get(c.key) is not None else "–"
-                                       for c in columns) + " |")
+    lines += ["| " + " | ".join(cells(row, columns)) + " |" for row in rows]
     return "\n".join(lines)
 
 

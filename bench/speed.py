@@ -53,6 +53,7 @@ class Result:
     def summary(self, bandwidth_gbs: float) -> dict:
         med = statistics.median
         decode = [len(r["token_ms"]) / sum(r["token_ms"]) * 1e3 for r in self.rounds]
+        decode_med = med(decode)
         prefill_tokens = self.rounds[0]["prompt_tokens"]
         tokens = np.concatenate([r["token_ms"] for r in self.rounds])
         peak = max(r["peak_rss_bytes"] for r in self.rounds)
@@ -62,7 +63,7 @@ class Result:
             "runner": self.system.runner,
             "ttft_ms": med(r["ttft_ms"] for r in self.rounds),
             "prefill_tok_s": med(prefill_tokens / r["ttft_ms"] * 1e3 for r in self.rounds),
-            "decode_tok_s": med(decode),
+            "decode_tok_s": decode_med,
             "decode_tok_s_min": min(decode),
             "decode_tok_s_max": max(decode),
             "token_ms_p50": float(np.percentile(tokens, 50)),
@@ -70,7 +71,7 @@ class Result:
             "peak_rss_mib": peak / 2**20,
             "size_mib": self.system.weight_bytes / 2**20,
             "bound_tok_s": bound,
-            "fraction_of_bound": med(decode) / bound,
+            "fraction_of_bound": decode_med / bound,
             "rounds": len(self.rounds),
         }
         if self.system.kv_bytes is not None:
@@ -95,20 +96,22 @@ def plan(folders: list[Path], peer_names: list[str]) -> tuple[list[System], list
     systems: list[System] = []
     skipped: list[dict] = []
     checkpoints: dict[str, Path] = {}
-    statuses = {name: peers.status(name) for name in peer_names}
-    for name, st in statuses.items():
-        if not st.available:
-            skipped.append({"peer": name, "reason": st.reason})
+    available = set()
+    for st in (peers.status(name) for name in peer_names):
+        if st.available:
+            available.add(st.name)
+        else:
+            skipped.append({"peer": st.name, "reason": st.reason})
     for folder in folders:
         manifest = read_manifest(folder, verify_sha256=False)
         name = manifest.model.name
         checkpoints.setdefault(name, folder)
         systems.append(System(f"edgereason {folder.name}", "edgereason", folder, name,
                               model_bytes(folder, manifest), kv_cache_bytes(manifest)))
-        if manifest.format == "onnx" and statuses.get(peers.ORT_GENAI, peers.PeerStatus("", False)).available:
+        if manifest.format == "onnx" and peers.ORT_GENAI in available:
             systems.append(System(f"ort-genai {folder.name}", peers.ORT_GENAI, folder, name,
                                   model_bytes(folder, manifest)))
-    if statuses.get(peers.LLAMA_CPP, peers.PeerStatus("", False)).available:
+    if peers.LLAMA_CPP in available:
         for name, folder in checkpoints.items():
             source = models.resolve(read_manifest(folder, verify_sha256=False).model.source)
             hf_dir = hf.normalize(source)

@@ -38,11 +38,13 @@ Folders = Annotated[list[Path], typer.Argument(help="Artifact folders made by `e
 
 
 def _print_table(title: str, rows: list[dict], columns) -> None:
+    from edgereason.bench.report import cells
+
     table = Table(title=title)
     for i, c in enumerate(columns):
         table.add_column(c.header, justify="left" if i == 0 else "right")
     for row in rows:
-        table.add_row(*(c.fmt(row[c.key]) if row.get(c.key) is not None else "–" for c in columns))
+        table.add_row(*cells(row, columns))
     out.print(table)
 
 
