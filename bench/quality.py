@@ -28,7 +28,8 @@ def score(folders: list[Path], config: gate.GateConfig, *, threads: int | None =
             info = backends.info_from_manifest(manifest, format="eager")
             references[manifest.model.name] = (backends.load_eager(hf_dir, info, num_threads=threads), hf_dir)
         reference, hf_dir = references[manifest.model.name]
-        tokens = gate.read_tokens(folder / manifest.tokenizer.file, config.data, config.num_tokens)
+        tokens = gate.read_tokens(manifest.tokenizer_path(folder), config.data, config.num_tokens,
+                                  vocab_size=manifest.arch.vocab_size)
         candidate = backends.load(folder, verify_sha256=False, num_threads=threads)  # verified just above
         if on_start:
             on_start(folder.name, len(tokens))

@@ -126,7 +126,7 @@ def prompts(checkpoints: dict[str, Path], num_tokens: int, data: Path) -> dict[s
     out = {}
     for name, folder in checkpoints.items():
         manifest = read_manifest(folder, verify_sha256=False)
-        out[name] = read_tokens(folder / manifest.tokenizer.file, data, num_tokens)
+        out[name] = read_tokens(manifest.tokenizer_path(folder), data, num_tokens, vocab_size=manifest.arch.vocab_size)
     return out
 
 

@@ -46,7 +46,7 @@ class ArchInfo:
 
 @dataclass
 class TokenizerInfo:
-    file: str
+    file: str | None  # None: exported tokenizer-free (random weights of a real config); token ids in
     bos_id: int | None
     add_bos: bool  # prepend bos_id to a prompt (SmolLM2: no)
     eos_ids: list[int]
@@ -104,6 +104,9 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def tokenizer_path(self, folder: Path) -> Path | None:
+        return folder / self.tokenizer.file if self.tokenizer.file else None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Manifest":

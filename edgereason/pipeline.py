@@ -172,7 +172,8 @@ def _export_one(request: ExportRequest, fmt: Format, recipe_name: RecipeName, fi
         artifact.write_manifest(tmp, manifest)
         candidate = backends.load(tmp, verify_sha256=False, num_threads=request.num_threads)
         progress.gate_start(final.name, request.gate.num_tokens)
-        quality, failures = gate.run_gate(reference, candidate, hf_dir / "tokenizer.json", request.gate,
+        tokenizer = hf_dir / "tokenizer.json" if tok.file else None
+        quality, failures = gate.run_gate(reference, candidate, tokenizer, request.gate,
                                           recipe.gate, force=request.force, on_window=progress.gate_advance)
         del candidate
         manifest.quality = quality

@@ -15,7 +15,7 @@ from edgereason.errors import ModelSourceError, UnsupportedModelError
 from edgereason.logs import captured_output
 from edgereason.models import ModelSource, SourceKind
 
-from . import support
+from . import archs, support
 
 # Architectures both exporters handle today; the rest are refused before any heavy work.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
@@ -28,8 +28,12 @@ def normalize(source: ModelSource) -> Path:
     """
     if source.kind is SourceKind.HF:
         assert source.path is not None
-        check_checkpoint(source.path)
-        return source.path
+        config = check_checkpoint(source.path)
+        if archs.canonical_config(config) == config:
+            return source.path
+        digest = models.sha256_file(source.path / "config.json")
+        return _cached(f"{source.name}-{digest[:8]}", f"{source.path} sha256:{digest}",
+                       lambda tmp: write_canonical(source.path, tmp))
     if source.kind is SourceKind.BUILTIN and source.builtin and source.builtin.tokenizer_from:
         return _cached(source.name, "generated", lambda tmp: make_tiny_random(
             tmp, normalize(models.resolve(source.builtin.tokenizer_from))))
@@ -68,6 +72,32 @@ def source_sha256(source: ModelSource) -> str | None:
     if source.path:
         return models.sha256_file(source.path / "config.json")
     return None
+
+
+def write_canonical(folder: Path, out: Path) -> None:
+    """A copy transformers loads without remote code (MobileLLM → Llama): config rewritten,
+    weights re-saved as safetensors (a .bin checkpoint is read with weights_only=True)."""
+    import torch
+    from safetensors.torch import save_file
+
+    config = read_config(folder)
+    state: dict = {}
+    for path in sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin")):
+        if path.suffix == ".bin":
+            state.update(torch.load(path, map_location="cpu", weights_only=True))
+        else:
+            from safetensors.torch import load_file
+
+            state.update(load_file(path))
+    canonical = archs.canonical_config(config)
+    if canonical.get("tie_word_embeddings"):
+        state.pop("lm_head.weight", None)
+    save_file({k: v.contiguous() for k, v in state.items()}, out / "model.safetensors", metadata={"format": "pt"})
+    (out / "config.json").write_text(json.dumps(canonical, indent=2) + "\n")
+    for name in (*TOKENIZER_FILES, "generation_config.json"):
+        if (folder / name).is_file():
+            shutil.copy2(folder / name, out / name)
+    check_checkpoint(out)
 
 
 def gguf_to_hf(gguf: Path, out: Path) -> None:
@@ -153,13 +183,13 @@ def read_config(folder: Path) -> dict:
 def check_checkpoint(folder: Path) -> dict:
     """Refuse, before any heavy work, a checkpoint no exporter here can take. Returns its config."""
     config = read_config(folder)
-    arch = (config.get("architectures") or [config.get("model_type") or "unknown"])[0]
-    if reason := support.unsupported_reason(arch):
+    if reason := support.unsupported_reason(config):
         raise UnsupportedModelError(f"{reason}: run `edgereason models check {folder}` for the details")
-    if not (folder / "tokenizer.json").is_file():
-        raise ModelSourceError(f"{folder} has no tokenizer.json: add the model's tokenizer files to the folder")
-    if not any(folder.glob("*.safetensors")):
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("pytorch_model*.bin")):
         raise ModelSourceError(f"{folder} has no .safetensors weights: save the model with save_pretrained")
+    if not any(folder.glob("*.safetensors")) and archs.canonical_config(config) == config:
+        raise ModelSourceError(f"{folder} has only .bin weights: re-save the model with save_pretrained "
+                               "(safetensors)")
     return config
 
 
@@ -188,12 +218,33 @@ def make_tiny_random(out: Path, tokenizer_dir: Path, *, seed: int = 0) -> None:
     check_checkpoint(out)
 
 
+def stop_ids(folder: Path, config: dict) -> list[int]:
+    """Every id that ends a reply: config.json's eos, then generation_config.json's (Qwen3 adds
+    <|endoftext|> there; Llama 3 style models list <|eot_id|> and <|eom_id|>)."""
+    ids: list[int] = []
+    generation = folder / "generation_config.json"
+    sources = [config.get("eos_token_id")]
+    if generation.is_file():
+        try:
+            sources.append(json.loads(generation.read_text()).get("eos_token_id"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ModelSourceError(f"{generation} is unreadable ({e}): fix or remove it") from e
+    for eos in sources:
+        for i in eos if isinstance(eos, list) else [eos]:
+            if isinstance(i, int) and i not in ids:
+                ids.append(i)
+    return ids
+
+
 def tokenizer_info(folder: Path) -> TokenizerInfo:
     """The manifest's tokenizer block, from a normalized checkpoint."""
     config = read_config(folder)
-    tok_cfg = json.loads((folder / "tokenizer_config.json").read_text())
-    eos = config.get("eos_token_id")
-    eos_ids = eos if isinstance(eos, list) else ([eos] if eos is not None else [])
+    eos_ids = stop_ids(folder, config)
+    if not (folder / "tokenizer.json").is_file():  # tokenizer-free: token ids in, token ids out
+        return TokenizerInfo(file=None, bos_id=config.get("bos_token_id"), add_bos=False, eos_ids=eos_ids,
+                             chat_template=None)
+    tok_cfg_path = folder / "tokenizer_config.json"
+    tok_cfg = json.loads(tok_cfg_path.read_text()) if tok_cfg_path.is_file() else {}
     return TokenizerInfo(file="tokenizer.json", bos_id=config.get("bos_token_id"),
                          add_bos=bool(tok_cfg.get("add_bos_token", False)), eos_ids=eos_ids,
                          chat_template=tok_cfg.get("chat_template"))

@@ -1,16 +1,20 @@
 """HF checkpoint → ExecuTorch `.pte` (XNNPACK, KV cache, custom SDPA) via ExecuTorch's own LLM export.
 
 export_llm wants the checkpoint in Meta's layout plus a params.json; the wheel's converters need
-torchtune, so the conversion is ours: rename keys, un-permute q/k (HF permutes them for
+torchtune, so the conversion is ours: rename keys, reorder q/k rows (HF permutes them for
 rotate-half RoPE; Meta's RoPE rotates interleaved pairs), and tie `output` to the embedding.
+ModelArgs flags cover Qwen2 (biases), Qwen3 (per-head QK-norm) and Llama4 (QK-norm after RoPE);
+OLMo-2 is rewired by `pte_olmo2`.
 """
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
 
 from edgereason.artifact import IOInfo
 from edgereason.errors import ExportError
+from edgereason.export import archs
 from edgereason.logs import captured_output, tail
 from edgereason.quant.recipes import Recipe
 
@@ -21,55 +25,81 @@ _LAYER_KEYS = {
     "self_attn.k_proj.weight": "attention.wk.weight",
     "self_attn.v_proj.weight": "attention.wv.weight",
     "self_attn.o_proj.weight": "attention.wo.weight",
+    "self_attn.q_proj.bias": "attention.wq.bias",  # qwen2
+    "self_attn.k_proj.bias": "attention.wk.bias",
+    "self_attn.v_proj.bias": "attention.wv.bias",
+    "self_attn.q_norm.weight": "attention.q_norm_fn.weight",  # qwen3 per head; olmo2 full width (see olmo2.py)
+    "self_attn.k_norm.weight": "attention.k_norm_fn.weight",
     "mlp.gate_proj.weight": "feed_forward.w1.weight",
     "mlp.down_proj.weight": "feed_forward.w2.weight",
     "mlp.up_proj.weight": "feed_forward.w3.weight",
     "input_layernorm.weight": "attention_norm.weight",
     "post_attention_layernorm.weight": "ffn_norm.weight",
+    "post_feedforward_layernorm.weight": "post_ffn_norm.weight",  # olmo2
 }
+# OLMo-2's post_attention_layernorm follows attention instead of preceding the MLP.
+_OLMO2_KEYS = {"post_attention_layernorm.weight": "post_attention_norm.weight"}
 
 
 def params_from_config(config: dict) -> dict:
-    """ExecuTorch ModelArgs fields from an HF Llama config."""
+    """ExecuTorch ModelArgs fields from an HF config of any supported family."""
     n_heads = config["num_attention_heads"]
-    rope = config.get("rope_parameters") or {}
-    return {
+    family = archs.family(config)
+    params = {
         "dim": config["hidden_size"],
         "n_layers": config["num_hidden_layers"],
         "n_heads": n_heads,
-        "n_kv_heads": config.get("num_key_value_heads", n_heads),
+        "n_kv_heads": config.get("num_key_value_heads") or n_heads,
         "head_dim": config.get("head_dim") or config["hidden_size"] // n_heads,
-        "hidden_dim": config["intermediate_size"],
+        "hidden_dim": config.get("intermediate_size_mlp") or config["intermediate_size"],
         "vocab_size": config["vocab_size"],
         "norm_eps": config["rms_norm_eps"],
-        "rope_theta": rope.get("rope_theta", config.get("rope_theta", 10000.0)),
+        "rope_theta": archs._rope_theta(config),
         "use_scaled_rope": False,
         "use_hf_rope": False,
     }
-
-
-def _unpermute(w, n_heads: int):
-    # HF stores q/k rows as [H, 2, D/2] (rotate-half halves); Meta's RoPE wants [H, D/2, 2] (pairs).
-    rows, cols = w.shape
-    return w.view(n_heads, 2, rows // n_heads // 2, cols).transpose(1, 2).reshape(rows, cols)
+    if family == "qwen2":
+        params["attention_qkv_bias"] = True
+    elif family == "qwen3":
+        params.update(use_qk_norm=True, qk_norm_before_rope=True, qk_norm_affine=True)
+    elif family == "llama4":
+        # Weightless per-head RMSNorm after RoPE; ExecuTorch's RoPE already rotates interleaved pairs.
+        params.update(use_qk_norm=True, qk_norm_before_rope=False, qk_norm_affine=False)
+    return params
 
 
 def hf_to_meta(state_dict: dict, config: dict) -> dict:
-    """Convert an HF Llama state dict to ExecuTorch's (Meta) layout."""
+    """Convert an HF state dict to ExecuTorch's (Meta) layout.
+
+    HF stores q/k rows (and their biases and norm weights) in rotate-half order; Meta's RoPE
+    rotates interleaved pairs, so they are reordered per head — except Llama4's, which are
+    interleaved already.
+    """
+    import torch
+
     params = params_from_config(config)
+    family = archs.family(config)
     out = {
         "tok_embeddings.weight": state_dict["model.embed_tokens.weight"],
         "norm.weight": state_dict["model.norm.weight"],
     }
     out["output.weight"] = state_dict.get("lm_head.weight", out["tok_embeddings.weight"])
+    heads = {"q": params["n_heads"], "k": params["n_kv_heads"]}
+    keys = {**_LAYER_KEYS, **(_OLMO2_KEYS if family == "olmo2" else {})}
     for i in range(params["n_layers"]):
-        for hf_key, meta_key in _LAYER_KEYS.items():
-            w = state_dict[f"model.layers.{i}.{hf_key}"]
-            if hf_key.startswith("self_attn.q_proj"):
-                w = _unpermute(w, params["n_heads"])
-            elif hf_key.startswith("self_attn.k_proj"):
-                w = _unpermute(w, params["n_kv_heads"])
+        for hf_key, meta_key in keys.items():
+            source_key = hf_key.replace("mlp.", "feed_forward.") if family == "llama4" else hf_key
+            w = state_dict.get(f"model.layers.{i}.{source_key}")
+            if w is None:
+                continue
+            kind = hf_key.removeprefix("self_attn.")[:1] if hf_key.startswith("self_attn.") else ""
+            if kind in heads and family != "llama4":
+                # A per-head norm weight (qwen3) is one head wide; olmo2's spans every head.
+                w = archs.half_to_interleave(w, 1 if w.shape[0] == params["head_dim"] else heads[kind])
             out[f"layers.{i}.{meta_key}"] = w.contiguous()
+        if family == "olmo2":  # ExecuTorch's loader wants the pre-norms that `pte_olmo2` then removes
+            for unused in ("attention_norm.weight", "ffn_norm.weight"):
+                out[f"layers.{i}.{unused}"] = torch.ones(params["dim"])
     return out
 
 
@@ -94,7 +124,8 @@ def export_pte(hf_dir: Path, out_dir: Path, recipe: Recipe, config: dict, *, max
         work = Path(work_dir)
         if "int8" in str(work) or "8da4w" in str(work):
             raise ExportError(f"temporary folder {work} trips export_llm's path sniffing: set TMPDIR elsewhere")
-        torch.save(hf_to_meta(_load_state_dict(hf_dir), config), work / "model.pth")
+        state = hf_to_meta(_load_state_dict(hf_dir), config)
+        torch.save(state, work / "model.pth")
         params = params_from_config(config)
         (work / "params.json").write_text(json.dumps(params))
         metadata = {"get_bos_id": bos_id if bos_id is not None else -1, "get_eos_ids": eos_ids}
@@ -103,7 +134,8 @@ def export_pte(hf_dir: Path, out_dir: Path, recipe: Recipe, config: dict, *, max
             with captured_output(log_path):
                 from executorch.examples.models.llama.export_llama_lib import export_llama
 
-                export_llama(cfg)
+                with _architecture(config, state):
+                    export_llama(cfg)
         except (RuntimeError, ValueError, AssertionError, TypeError, KeyError) as e:
             raise ExportError(f".pte export failed: {e!s:.300} | log: {tail(log_path)}") from e
     if not (out_dir / MODEL_FILE).is_file():
@@ -119,6 +151,14 @@ def export_pte(hf_dir: Path, out_dir: Path, recipe: Recipe, config: dict, *, max
     io = IOInfo(method="forward", inputs=["tokens[1,T] int64", "input_pos[1] int64"],
                 outputs=["logits[1,V] float32"], logits="last")
     return details, io
+
+
+def _architecture(config: dict, state: dict):
+    if archs.family(config) == "olmo2":
+        from .pte_olmo2 import olmo2_model
+
+        return olmo2_model(state, config["rms_norm_eps"])
+    return contextlib.nullcontext()
 
 
 def _llm_config(work: Path, out_dir: Path, settings, max_seq_len: int, metadata: dict):

@@ -12,17 +12,17 @@ models 10x larger that is an extrapolation (±30%), which is why it is labelled 
 
 from dataclasses import dataclass
 
+from edgereason.export import archs
 from edgereason.quant.recipes import Format, RecipeName
 
-VERIFIED = "LlamaForCausalLM"
-# Architecture → why it can't be exported yet (same reason for both formats unless keyed by format).
-NOT_YET: dict[str, str] = {
-    "Qwen2ForCausalLM": "Qwen2 (q/k/v projection biases) is not wired into edgereason's exporters yet",
-    "Qwen3ForCausalLM": "Qwen3 (per-head RMSNorm on q and k) is not wired into edgereason's exporters yet",
-    "Olmo2ForCausalLM": "OLMo-2 (post-norm blocks, full-width QK-norm) is not wired into edgereason's exporters yet",
-    "Llama4ForCausalLM": "MobileLLM-R1 / Llama4 text (interleaved-pair RoPE, weightless QK-norm after RoPE) is "
-                         "not wired into edgereason's exporters yet",
-    "MobileLLMForCausalLM": "MobileLLM needs its own modeling code (trust_remote_code), which edgereason does not run",
+# How each architecture's cells were verified (README "Supported models").
+VERIFIED_WITH: dict[str, str] = {
+    "LlamaForCausalLM": "real weights (SmolLM2-135M-Instruct) and random weights of SmolLM2 360M/1.7B configs",
+    "MobileLLMForCausalLM": "random weights of the MobileLLM-125M config (loaded as Llama)",
+    "Qwen2ForCausalLM": "random weights of the DeepSeek-R1-Distill-Qwen-1.5B config",
+    "Qwen3ForCausalLM": "random weights of the Qwen3-0.6B config",
+    "Olmo2ForCausalLM": "random weights of the OLMo-2-0425-1B config",
+    "Llama4ForCausalLM": "random weights of the MobileLLM-R1 140M/360M/950M configs",
 }
 
 # (format, recipe) → bytes per parameter of (linear layers, embedding table, output head).
@@ -76,6 +76,7 @@ class Cell:
 
 def facts(config: dict) -> ArchFacts:
     """Parameter counts from a HF config.json (Llama-style field names, which every seed model uses)."""
+    tied = bool(archs.canonical_config(config).get("tie_word_embeddings"))
     try:
         dim, vocab = int(config["hidden_size"]), int(config["vocab_size"])
         layers, heads = int(config["num_hidden_layers"]), int(config["num_attention_heads"])
@@ -87,20 +88,25 @@ def facts(config: dict) -> ArchFacts:
     inter = int(config.get("intermediate_size_mlp") or config.get("intermediate_size") or 4 * dim)
     attention = dim * heads * head_dim * 2 + dim * kv * head_dim * 2  # q, o and k, v
     mlp = 3 * dim * inter  # gate, up, down
-    arch = (config.get("architectures") or [config.get("model_type") or "unknown"])[0]
-    return ArchFacts(arch, vocab, dim, layers, heads, kv, head_dim, inter, bool(config.get("tie_word_embeddings")),
+    arch = archs.architecture(config)
+    return ArchFacts(arch, vocab, dim, layers, heads, kv, head_dim, inter, tied,
                      layers * (attention + mlp), vocab * dim, vocab * dim)
 
 
-def unsupported_reason(architecture: str) -> str | None:
-    """Why no format can export this architecture here, or None."""
-    if architecture == VERIFIED:
-        return None
-    return NOT_YET.get(architecture, f"architecture {architecture} is not supported (supported: {VERIFIED})")
+def unsupported_reason(config: dict) -> str | None:
+    """Why no format can export this config here, or None. Both formats cover every family."""
+    if archs.family(config) is None:
+        return (f"architecture {archs.architecture(config)} is not supported "
+                f"(supported: {', '.join(archs.FAMILIES)})")
+    return archs.config_reason(config)
 
 
 def estimate_bytes(arch: ArchFacts, fmt: Format, recipe: RecipeName) -> int:
     linear, embedding, head = _BYTES[fmt, recipe]
+    if fmt is Format.ONNX and not arch.tied:
+        # The GenAI builder quantizes only a tied table; an untied one stays an fp32 Gather
+        # (measured on OLMo-2 and DeepSeek-R1-Distill-Qwen configs, int4: 989 and 1,149 MiB at 2 layers).
+        embedding = 4.0
     head_bytes = 0.0 if arch.tied and (fmt, recipe) in _TIED_HEAD_SHARED else arch.head_params * head
     return int(arch.linear_params * linear + arch.embedding_params * embedding + head_bytes)
 
@@ -112,7 +118,7 @@ def estimate_peak_export(arch: ArchFacts, fmt: Format) -> int:
 
 def matrix(config: dict) -> tuple[ArchFacts, list[Cell]]:
     arch = facts(config)
-    reason = unsupported_reason(arch.architecture)
+    reason = unsupported_reason(config)
     cells = [Cell(fmt, recipe, reason, estimate_bytes(arch, fmt, recipe), estimate_peak_export(arch, fmt))
              for fmt in Format for recipe in RecipeName]
     return arch, cells

@@ -40,10 +40,18 @@ class GateConfig:
             raise UsageError(f"the gate window must be at least 2 tokens, got {self.window}")
 
 
-def read_tokens(tokenizer_file: Path, data: Path, num_tokens: int) -> list[int]:
-    """The first `num_tokens` tokens of a text file, with the artifact's own tokenizer."""
+def read_tokens(tokenizer_file: Path | None, data: Path, num_tokens: int, *, vocab_size: int = 0) -> list[int]:
+    """The first `num_tokens` tokens of a text file, with the artifact's own tokenizer.
+
+    A tokenizer-free artifact (random weights of a real config) is scored on seeded uniform
+    token ids instead: its KL and top-1 against fp32 still measure the export.
+    """
     from tokenizers import Tokenizer
 
+    if tokenizer_file is None:
+        if vocab_size < 1:
+            raise ValueError("a tokenizer-free gate needs the vocabulary size")
+        return np.random.default_rng(0).integers(0, vocab_size, num_tokens).tolist()
     if not data.is_file():
         raise UsageError(f"gate data {data} does not exist: pass --gate-data PATH (WikiText-2 raw test text)")
     try:
@@ -109,14 +117,15 @@ def failures(stats: dict[str, float], limits: GateThresholds) -> list[str]:
     return out
 
 
-def run_gate(reference: Backend, candidate: Backend, tokenizer_file: Path, config: GateConfig,
+def run_gate(reference: Backend, candidate: Backend, tokenizer_file: Path | None, config: GateConfig,
              limits: GateThresholds, *, force: bool = False,
              on_window: Callable[[int], None] | None = None) -> tuple[Quality, list[str]]:
     """Score `candidate` against `reference`; returns the manifest's quality block and the failures."""
-    tokens = read_tokens(tokenizer_file, config.data, config.num_tokens)
+    tokens = read_tokens(tokenizer_file, config.data, config.num_tokens, vocab_size=reference.info.vocab_size)
+    dataset = config.data.name if tokenizer_file else "random token ids (tokenizer-free)"
     stats = compare(reference, candidate, tokens, window=config.window, on_window=on_window)
     broken = failures(stats, limits)
-    quality = Quality(dataset=config.data.name, n_tokens=len(tokens),
+    quality = Quality(dataset=dataset, n_tokens=len(tokens),
                       window=min(config.window, reference.info.max_seq_len, candidate.info.max_seq_len),
                       passed=not broken, forced=bool(broken) and force, **stats)
     return quality, broken

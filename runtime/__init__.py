@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edgereason import artifact
 from edgereason.artifact import Manifest
+from edgereason.errors import UsageError
 from edgereason.runtime.backends import Backend, ModelInfo, load, load_eager
 from edgereason.runtime.calibrate import Calibrator, load_calibrator
 from edgereason.runtime.generate import Step, generate
@@ -28,7 +29,15 @@ class LoadedModel:
     folder: Path
     manifest: Manifest
     backend: Backend
-    text: Text
+    maybe_text: Text | None  # None: a tokenizer-free artifact
+
+    @property
+    def text(self) -> Text:
+        if self.maybe_text is None:
+            raise UsageError(f"{self.folder} was exported without a tokenizer: give token ids "
+                             f"(`edgereason run {self.folder} --tokens 1,2,3`), or export from a checkpoint "
+                             "with tokenizer.json")
+        return self.maybe_text
 
     @property
     def model_sha256(self) -> str:
@@ -54,5 +63,5 @@ def open_model(folder: Path | str, *, num_threads: int | None = None, verify_sha
     backend = load(folder, verify_sha256=verify_sha256, num_threads=num_threads)
     manifest = artifact.read_manifest(folder, verify=False)
     tok = manifest.tokenizer
-    text = Text(folder, chat_template=tok.chat_template, add_bos=tok.add_bos, bos_id=tok.bos_id)
+    text = Text(folder, chat_template=tok.chat_template, add_bos=tok.add_bos, bos_id=tok.bos_id) if tok.file else None
     return LoadedModel(folder, manifest, backend, text)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,9 @@ def test_refused_artifact_leaves_no_folder(tmp_path, wikitext, monkeypatch):
     kept = pipeline.export_artifacts(pipeline.ExportRequest(**{**request.__dict__, "force": True}))
     manifest_quality = kept[0].quality
     assert kept[0].folder.is_dir() and manifest_quality.forced and not manifest_quality.passed
+
+
+def test_tokenizer_free_gate_scores_seeded_ids():
+    ids = gate.read_tokens(None, Path("unused"), 50, vocab_size=300)
+    assert ids == gate.read_tokens(None, Path("unused"), 50, vocab_size=300)  # same ids every export
+    assert len(ids) == 50 and max(ids) < 300 and len(set(ids)) > 30

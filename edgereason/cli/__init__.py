@@ -103,6 +103,8 @@ def run() -> None:
     app()
 
 
+from edgereason.cli import android as _android_commands  # noqa: E402,F401
 from edgereason.cli import bench as _bench_commands  # noqa: E402,F401
 from edgereason.cli import export as _export_commands  # noqa: E402,F401  (registers commands)
+from edgereason.cli import native as _native_commands  # noqa: E402,F401
 from edgereason.cli import reason as _reason_commands  # noqa: E402,F401

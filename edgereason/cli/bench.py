@@ -27,7 +27,7 @@ from edgereason.cli.reason import (
     _problems_progress,
     _shot_task,
 )
-from edgereason.errors import UsageError
+from edgereason.errors import EdgeReasonError, UsageError
 
 bench_app = typer.Typer(help="Benchmarks: speed and memory, quality, reasoning and calibration.",
                         no_args_is_help=True)
@@ -260,3 +260,68 @@ def reason(
     path = report.publish(results, rows)
     _print_table(title, rows, columns)
     out.print(f"report: {path / 'report.md'}")
+
+
+@bench_app.command("archs")
+@handle_errors
+def archs_matrix(
+    configs: Annotated[list[Path], typer.Argument(help="Model config.json files (e.g. ../shared/configs/*.json)")],
+    layers: Annotated[int | None, typer.Option(help="Keep the first N blocks of each (full width); 0 = all")] = 2,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="pte, onnx, or all")] = "all",
+    recipe: Annotated[str, typer.Option("--recipe", "-r", help="fp32, int8, int4, a comma list, or all")] = "fp32,int4",
+    work: Annotated[Path, typer.Option(help="Where checkpoints and artifacts are built (reused)")] = Path(
+        "bench-results/archs-work"),
+    vocab: Annotated[int | None, typer.Option(help="Shrink each vocabulary to N tokens (for time)")] = None,
+    max_seq_len: Annotated[int, typer.Option(help="KV cache length of the artifacts")] = 256,
+    threads: Threads = None,
+    output: Output = Path("bench-results"),
+) -> None:
+    """Every config × format × recipe from seeded random weights: fp32 parity with transformers, quantized finite."""
+    import json
+
+    from edgereason.bench import machine
+    from edgereason.bench.archs import FP32_RTOL, MatrixConfig, run_config
+    from edgereason.bench.report import Column, Report, num
+    from edgereason.cli import parse_choices, quiet_transformers
+    from edgereason.quant.recipes import Format, RecipeName
+
+    for path in configs:
+        try:
+            json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise UsageError(f"{path} is not a readable config.json ({e}): pass model config files") from None
+    if layers is not None and layers < 0:
+        raise UsageError(f"--layers must be 0 (all) or more, got {layers}")
+    if vocab is not None and vocab < 2:
+        raise UsageError(f"--vocab must be at least 2, got {vocab}")
+    matrix = MatrixConfig(layers=layers or None, vocab=vocab, formats=parse_choices(fmt, Format, "format"),
+                          recipes=parse_choices(recipe, RecipeName, "recipe"), max_seq_len=max_seq_len,
+                          num_threads=positive(threads, "--threads"))
+    quiet_transformers()
+    facts = machine.facts(threads)
+    rows: list[dict] = []
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console)
+    with bar:
+        job = bar.add_task("architectures", total=len(configs))
+        for path in configs:
+            rows += run_config(path, work, matrix, on_stage=lambda s: bar.update(job, description=s))
+            bar.advance(job)
+    columns = [Column("config", "config"), Column("architecture", "architecture"), Column("layers", "layers"),
+               Column("vocab", "vocab"), Column("format", "format"), Column("recipe", "recipe"),
+               Column("max_abs_diff", "max |Δ logit|", num(6)), Column("rel_diff", "rel. to max |logit|", num(7)),
+               Column("greedy_agreement", "greedy agree", num(3)), Column("kld_mean", "gate KL", num(5)),
+               Column("top1_agreement", "gate top-1", num(4)), Column("size_mib", "MiB", num(1)),
+               Column("export_s", "export s", num(1)), Column("status", "status")]
+    title = (f"Architecture matrix: seeded random weights, {layers or 'all'} layers, "
+             f"{'vocab ' + str(vocab) if vocab else 'full vocab'}, "
+             f"fp32 tolerance {FP32_RTOL:g} of max |logit|")
+    report = Report(output, title, facts)
+    report.table("Results", rows, columns)
+    path = report.publish({"kind": "archs", "layers": layers, "fp32_rtol": FP32_RTOL, "summary": rows}, rows)
+    _print_table(title, rows, columns)
+    out.print(f"report: {path / 'report.md'}")
+    failed = [f"{r['config']} {r['format']} {r['recipe']}: {r.get('error') or r['status']}" for r in rows
+              if r["status"] not in ("ok", "refused")]
+    if failed:
+        raise EdgeReasonError("matrix cells failed: " + " | ".join(failed))

@@ -79,7 +79,7 @@ def models_check(
               f"{'tied' if arch.tied else 'untied'} embeddings); KV cache at {max_seq_len} tokens: "
               f"{mib(arch.kv_cache_bytes(max_seq_len))} MiB")
     if cells and cells[0].reason:  # the reason is the architecture's, the same for every cell
-        out.print(f"[red]not exportable here yet:[/red] {cells[0].reason}", soft_wrap=True)
+        out.print(f"[red]not exportable:[/red] {cells[0].reason}", soft_wrap=True)
     table = Table(title=f"export support for {file}")
     for col in ("format", "recipe", "supported", "est. artifact MiB", "est. peak export GiB", "note"):
         table.add_column(col, justify="right" if "est." in col else "left")
@@ -89,6 +89,49 @@ def models_check(
         table.add_row(cell.format.value, cell.recipe.value, "no" if cell.reason else "yes",
                       mib(cell.artifact_bytes), f"{peak:.1f}", note)
     out.print(table)
+
+
+@models_app.command("random")
+@handle_errors
+def models_random(
+    config_path: Annotated[Path, typer.Argument(help="A model's config.json (e.g. ../shared/configs/*.json)")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint folder to write")],
+    layers: Annotated[int | None, typer.Option(help="Keep only the first N blocks (full width); default all")] = None,
+    seed: Annotated[int, typer.Option(help="Weight seed")] = 0,
+    vocab: Annotated[int | None, typer.Option(help="Shrink the vocabulary to N tokens (tests); default the "
+                                                   "config's")] = None,
+    tokenizer: Annotated[Path | None, typer.Option(help="Folder with tokenizer.json (+ tokenizer_config.json) "
+                                                        "to copy in; default: tokenizer-free")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing folder")] = False,
+) -> None:
+    """Seeded random weights of a real config: exercise an architecture whose weights can't be downloaded."""
+    import json
+
+    from edgereason import artifact
+    from edgereason.errors import UsageError
+    from edgereason.export import archs, support
+
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UsageError(f"{config_path} is not a readable config.json ({e}): pass a model's config.json") from None
+    if reason := support.unsupported_reason(config):
+        raise UsageError(f"{config_path}: {reason}")
+    if layers is not None and not 1 <= layers <= int(config["num_hidden_layers"]):
+        raise UsageError(f"--layers must be 1..{config['num_hidden_layers']}, got {layers}")
+    if vocab is not None and vocab < 2:
+        raise UsageError(f"--vocab must be at least 2, got {vocab}")
+    if vocab is not None and tokenizer is not None:
+        raise UsageError("--vocab and --tokenizer don't mix: a real tokenizer needs the full vocabulary")
+    if tokenizer is not None and not (tokenizer / "tokenizer.json").is_file():
+        raise UsageError(f"{tokenizer} has no tokenizer.json: pass a folder with the model's tokenizer files")
+    quiet_transformers()
+    with console.status(f"building random weights for {config_path.name}"), \
+            artifact.staging(output, overwrite=overwrite) as tmp:
+        written = archs.make_random_checkpoint(config, tmp, seed=seed, layers=layers, vocab=vocab,
+                                               tokenizer_dir=tokenizer)
+    out.print(f"{output}: {written['architectures'][0]}, {written['num_hidden_layers']} layers, seed {seed}, "
+              f"{'with' if tokenizer else 'without'} tokenizer")
 
 
 @app.command("export")

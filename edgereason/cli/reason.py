@@ -21,6 +21,16 @@ FolderArg = Annotated[Path, typer.Argument(help="An artifact folder made by `edg
 Threads = Annotated[int | None, typer.Option(help="CPU threads for the runtime (default: the runtime's own)")]
 
 
+def parse_ids(tokens: str) -> list[int]:
+    try:
+        ids = [int(t) for t in tokens.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise UsageError(f"--tokens must be comma-separated integers, got {tokens!r}") from None
+    if not ids or min(ids) < 0:
+        raise UsageError(f"--tokens must be non-negative token ids, got {tokens!r}")
+    return ids
+
+
 def read_prompt(prompt: str) -> str:
     """The prompt as UTF-8 text; `-` reads stdin. Undecodable bytes are a usage error, not a crash."""
     if prompt == "-":
@@ -52,7 +62,7 @@ def _style(top1_prob: float) -> str:
 @handle_errors
 def run(
     folder: FolderArg,
-    prompt: Annotated[str, typer.Argument(help="The user message (chat template applied), or - for stdin")],
+    prompt: Annotated[str | None, typer.Argument(help="The user message (chat template applied), or - (stdin)")] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate at most")] = 256,
     temperature: Annotated[float, typer.Option(help="0 = greedy")] = 0.0,
     top_k: Annotated[int, typer.Option(help="0 = off")] = 0,
@@ -61,6 +71,8 @@ def run(
     system: Annotated[str | None, typer.Option(help="System message")] = None,
     raw: Annotated[bool, typer.Option(help="Send the prompt as is, without the chat template")] = False,
     show_confidence: Annotated[bool, typer.Option(help="Colour tokens by top-1 probability")] = False,
+    tokens: Annotated[str | None, typer.Option(help="Prompt as token ids, e.g. 1,2,3 (tokenizer-free artifacts); "
+                                                    "prints ids")] = None,
     threads: Threads = None,
 ) -> None:
     """Stream a reply, then print TTFT, prefill and decode speed, and the trace's confidence."""
@@ -69,17 +81,27 @@ def run(
     from edgereason.runtime.generate import generate
     from edgereason.runtime.sampling import make_sampler
 
-    text_in = read_prompt(prompt)
+    if (prompt is None) == (tokens is None):
+        raise UsageError("give a prompt or --tokens ID,ID,... (one of the two)")
+    given_ids = parse_ids(tokens) if tokens is not None else None
+    text_in = read_prompt(prompt) if prompt is not None else ""
     sampler = make_sampler(_sampling(temperature, top_k, top_p, seed))
     positive(max_new_tokens, "--max-new-tokens")
     model = open_model(folder, num_threads=positive(threads, "--threads"))
-    ids = model.text.encode(text_in) if raw else model.text.chat_ids(text_in, system=system)
-    stream, trace, steps = model.text.stream(), TraceConfidence(), []
+    if given_ids is not None:
+        if max(given_ids) >= model.backend.info.vocab_size:
+            raise UsageError(f"--tokens has id {max(given_ids)}, but the vocabulary has "
+                             f"{model.backend.info.vocab_size} tokens")
+        ids, stream = given_ids, None
+    else:
+        ids = model.text.encode(text_in) if raw else model.text.chat_ids(text_in, system=system)
+        stream = model.text.stream()
+    trace, steps = TraceConfidence(), []
     for step in generate(model.backend, ids, sampler=sampler, max_new_tokens=max_new_tokens, confidence=trace):
         steps.append(step)
         if step.finish_reason == "stop":
             break
-        piece = stream.push(step.token_id)
+        piece = stream.push(step.token_id) if stream else f"{step.token_id} "
         out.print(piece, end="", style=_style(step.signals.top1_prob) if show_confidence else None,
                   highlight=False, markup=False, soft_wrap=True)
     out.print()

@@ -1,0 +1,377 @@
+package org.edgereason.core;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Answer a reasoning question and decide whether to trust the answer (runtime/reason.py).
+ *
+ * <p>Strategies: greedy (one greedy trace), early-exit (one greedy trace with the abort and probe policies), vote
+ * (up to N sampled traces, confidence-weighted, stopping once the leader can't be overtaken). The decision: the
+ * artifact's calibrator maps the features to P(correct); accept at or above its threshold, otherwise escalate.
+ */
+public final class Reasoner {
+    /** Trace features the calibrator reads, in order. */
+    public static final String[] FEATURES = {"mean_conf", "lowest_group_conf", "bottom10_group_conf", "tail_conf",
+        "mean_logprob", "min_logprob", "num_tokens", "answer_logprob", "answer_min_logprob", "vote_share",
+        "has_answer"};
+    public static final double UNCALIBRATED_THRESHOLD = 0.5;
+    public static final String SYSTEM =
+            "You are a careful math tutor. Solve the problem step by step, then finish with 'The answer is N.'";
+    public static final String SYSTEM_CHOICE =
+            "Answer the multiple-choice question. Think briefly, then finish with 'The answer is X.' (a letter).";
+
+    public enum Strategy {
+        GREEDY("greedy"), EARLY_EXIT("early-exit"), VOTE("vote");
+
+        public final String value;
+
+        Strategy(String value) {
+            this.value = value;
+        }
+    }
+
+    /** Defaults are runtime/reason.py's ExitConfig and SolveConfig. */
+    public static final class Config {
+        public Strategy strategy = Strategy.EARLY_EXIT;
+        public int maxNewTokens = 320;
+        public int maxTraces = 5;
+        public Sampler.Config sampling = new Sampler.Config(0.7, 40, 1.0, 0L);
+        public boolean abort = true;
+        public double abortThreshold = 5.0;
+        public int abortWindow = Confidence.DEFAULT_WINDOW;
+        public boolean probe = true;
+        public double probeThreshold = 0.9;
+        public int probePatience = 2;
+        public int probeMinTokens = 32;
+        public boolean voteEarlyStop = true;
+
+        void check() {
+            if (maxNewTokens < 1 || maxTraces < 1 || abortWindow < 1 || probePatience < 1 || probeMinTokens < 0) {
+                throw new IllegalArgumentException("max new tokens, max traces, abort window and probe patience must "
+                        + "be >= 1, probe min tokens >= 0");
+            }
+            if (strategy == Strategy.VOTE && sampling.temperature == 0.0) {
+                throw new IllegalArgumentException("vote needs temperature > 0: greedy traces would all be the same");
+            }
+        }
+    }
+
+    /** One reasoning trace. */
+    public static final class Trace {
+        public final int[] tokenIds;
+        public final String text;
+        public final String answer;
+        public final String finishReason;
+        public final boolean aborted;
+        public final boolean settled;
+        public final Map<String, Double> features;
+        public final int probeTokens;
+        public final List<Generator.Step> steps;
+
+        Trace(int[] tokenIds, String text, String answer, String finishReason, boolean aborted, boolean settled,
+              Map<String, Double> features, int probeTokens, List<Generator.Step> steps) {
+            this.tokenIds = tokenIds;
+            this.text = text;
+            this.answer = answer;
+            this.finishReason = finishReason;
+            this.aborted = aborted;
+            this.settled = settled;
+            this.features = features;
+            this.probeTokens = probeTokens;
+            this.steps = steps;
+        }
+
+        /** Vote weight in [0, 1]: the geometric-mean token probability of the trace. */
+        public double weight() {
+            return Math.exp(features.get("mean_logprob"));
+        }
+    }
+
+    /** The answer, P(correct) and the decision with its reasons. */
+    public static final class Result {
+        public final String answer;
+        public final double pCorrect;
+        public final boolean calibrated;
+        public final String decision; // "accept" | "escalate"
+        public final List<String> reasons;
+        public final List<Trace> traces;
+        public final Map<String, Double> features;
+        public final int tokensGenerated;
+        public final int probeTokens;
+        public final double seconds;
+
+        Result(String answer, double pCorrect, boolean calibrated, String decision, List<String> reasons,
+               List<Trace> traces, Map<String, Double> features, int tokensGenerated, int probeTokens,
+               double seconds) {
+            this.answer = answer;
+            this.pCorrect = pCorrect;
+            this.calibrated = calibrated;
+            this.decision = decision;
+            this.reasons = reasons;
+            this.traces = traces;
+            this.features = features;
+            this.tokensGenerated = tokensGenerated;
+            this.probeTokens = probeTokens;
+            this.seconds = seconds;
+        }
+    }
+
+    private Reasoner() {
+    }
+
+    /** System prompt, then the question (choices listed under it). */
+    public static List<Map<String, Object>> messagesFor(String question, Answers.Kind kind, List<String> choices) {
+        StringBuilder body = new StringBuilder(question);
+        for (String c : choices) {
+            body.append('\n').append(c);
+        }
+        List<Map<String, Object>> messages = new ArrayList<>();
+        messages.add(ChatTemplate.message("system", kind == Answers.Kind.MATH ? SYSTEM : SYSTEM_CHOICE));
+        messages.add(ChatTemplate.message("user", body.toString()));
+        return messages;
+    }
+
+    /**
+     * Answers {@code question} with P(correct) and an accept / escalate decision.
+     *
+     * @param calibrator the artifact's calibrator for this strategy, or null (then raw confidence, said in reasons).
+     * @throws Backend.ContextOverflowException the prompt and budget don't fit the artifact's context.
+     */
+    public static Result solve(Backend backend, Text text, String question, Config config, Answers.Kind kind,
+                               List<String> choices, Calibrator calibrator, Generator.Listener listener)
+            throws Exception {
+        config.check();
+        long start = System.nanoTime();
+        int[] prompt = text.promptIds(messagesFor(question, kind, choices));
+        if (prompt.length + config.maxNewTokens > backend.maxSeqLen) {
+            throw new Backend.ContextOverflowException("prompt of " + prompt.length + " tokens + max new tokens "
+                    + config.maxNewTokens + " exceed the context of " + backend.maxSeqLen
+                    + ": shorten the question or lower max new tokens");
+        }
+        List<Trace> traces = new ArrayList<>();
+        if (config.strategy == Strategy.VOTE) {
+            Sampler.Config base = config.sampling;
+            for (int i = 0; i < config.maxTraces; i++) {
+                Sampler.Config s = new Sampler.Config(base.temperature, base.topK, base.topP, base.seed + i);
+                traces.add(trace(backend, text, prompt, config, kind, s, true, listener));
+                if (config.voteEarlyStop && settledVote(traces, config.maxTraces - traces.size())) {
+                    break;
+                }
+                if (Thread.currentThread().isInterrupted()) {
+                    break;
+                }
+            }
+        } else {
+            traces.add(trace(backend, text, prompt, config, kind, Sampler.Config.greedy(),
+                    config.strategy == Strategy.EARLY_EXIT, listener));
+        }
+        return decide(traces, calibrator, start);
+    }
+
+    /**
+     * P(correct) and accept / escalate for a free chat reply: the whole reply is the answer, scored with its own
+     * token log-probs (use the artifact's "greedy" calibrator: one greedy trace, no probes).
+     */
+    public static Result judgeReply(Text text, List<Generator.Step> steps, Confidence.Trace trace,
+                                    Calibrator calibrator) {
+        long start = System.nanoTime();
+        int[] ids = new int[steps.size()];
+        double min = Double.POSITIVE_INFINITY;
+        for (int k = 0; k < ids.length; k++) {
+            ids[k] = steps.get(k).tokenId;
+            min = Math.min(min, steps.get(k).signals.logprob);
+        }
+        String body = text.decode(ids);
+        Map<String, Double> features = trace.summary();
+        features.put("answer_logprob", features.get("mean_logprob"));
+        features.put("answer_min_logprob", steps.isEmpty() ? -10.0 : min);
+        String answer = body.trim().isEmpty() ? null : body.trim();
+        String finish = steps.isEmpty() ? null : steps.get(steps.size() - 1).finishReason;
+        List<Trace> traces = Collections.singletonList(
+                new Trace(ids, body, answer, finish, false, false, features, 0, steps));
+        return decide(traces, calibrator, start);
+    }
+
+    private static Result decide(List<Trace> traces, Calibrator calibrator, long start) {
+        Map<String, Double> totals = weights(traces);
+        String answer = null;
+        double best = -1.0;
+        double sum = 0.0;
+        for (Map.Entry<String, Double> e : totals.entrySet()) {
+            sum += e.getValue();
+            if (e.getValue() > best) { // first maximum, as Python's max() keeps
+                best = e.getValue();
+                answer = e.getKey();
+            }
+        }
+        double share = answer == null ? 0.0 : best / sum;
+        List<Trace> winners = new ArrayList<>();
+        for (Trace t : traces) {
+            if (answer != null && Answers.sameAnswer(t.answer, answer)) {
+                winners.add(t);
+            }
+        }
+        if (winners.isEmpty()) {
+            winners = traces;
+        }
+        Map<String, Double> features = new LinkedHashMap<>();
+        for (String name : FEATURES) {
+            if (name.equals("vote_share") || name.equals("has_answer")) {
+                continue;
+            }
+            double[] values = new double[winners.size()];
+            for (int k = 0; k < values.length; k++) {
+                values[k] = winners.get(k).features.get(name);
+            }
+            features.put(name, Confidence.mean(values, 0, values.length));
+        }
+        features.put("vote_share", share);
+        features.put("has_answer", answer != null ? 1.0 : 0.0);
+        List<String> reasons = new ArrayList<>();
+        double p;
+        double threshold;
+        if (calibrator != null) {
+            p = calibrator.predict(features);
+            threshold = calibrator.threshold;
+        } else {
+            // Without a calibrator: the winner's vote share times its geometric-mean token probability.
+            p = share * Math.exp(features.get("mean_logprob"));
+            threshold = UNCALIBRATED_THRESHOLD;
+            reasons.add("uncalibrated (no calibrator for this strategy: run `edgereason calibrate`); "
+                    + "raw confidence used");
+        }
+        String decision;
+        if (answer == null) {
+            int aborted = 0;
+            for (Trace t : traces) {
+                aborted += t.aborted ? 1 : 0;
+            }
+            reasons.add(aborted > 0 ? "no answer (" + aborted + " of " + traces.size()
+                    + " traces aborted for low confidence)" : "no answer found in the trace");
+            decision = "escalate";
+        } else {
+            decision = p >= threshold ? "accept" : "escalate";
+            reasons.add(String.format(Locale.ROOT, "P(correct) %.2f %s threshold %.2f", p, decision.equals("accept") ? ">=" : "<",
+                    threshold));
+        }
+        int tokens = 0;
+        int probeTokens = 0;
+        for (Trace t : traces) {
+            tokens += t.tokenIds.length;
+            probeTokens += t.probeTokens;
+        }
+        return new Result(answer, p, calibrator != null, decision, Collections.unmodifiableList(reasons),
+                Collections.unmodifiableList(traces), features, tokens, probeTokens,
+                (System.nanoTime() - start) / 1e9);
+    }
+
+    private static Trace trace(Backend backend, Text text, int[] prompt, Config config, Answers.Kind kind,
+                               Sampler.Config sampling, boolean useExit, Generator.Listener listener)
+            throws Exception {
+        Policies.GroupConfidenceAbort abort = useExit && config.abort
+                ? new Policies.GroupConfidenceAbort(config.abortThreshold) : null;
+        Policies.AnswerProbe probe = useExit && config.probe ? new Policies.AnswerProbe(backend, text, kind,
+                config.probeThreshold, config.probePatience, config.probeMinTokens) : null;
+        Confidence.Trace confidence = new Confidence.Trace(config.abortWindow, Confidence.DEFAULT_TAIL);
+        List<Generator.Step> steps = Generator.generate(backend, prompt, new Sampler(sampling), config.maxNewTokens,
+                null, Policies.anyOf(abort, probe), confidence, true, listener);
+        int[] ids = new int[steps.size()];
+        for (int k = 0; k < ids.length; k++) {
+            ids[k] = steps.get(k).tokenId;
+        }
+        String body = text.decode(ids);
+        boolean aborted = abort != null && abort.firedAt != null;
+        boolean settled = probe != null && probe.settledAnswer != null;
+        String answer = aborted ? null : settled ? probe.settledAnswer : Answers.extract(body, kind);
+        Map<String, Double> features = confidence.summary();
+        if (settled) {
+            double lp = Math.log(Math.max(probe.settledConf, 1e-9));
+            features.put("answer_logprob", lp);
+            features.put("answer_min_logprob", lp);
+        } else {
+            double[] lp = answerLogprobs(text, steps, answer);
+            features.put("answer_logprob", lp[0]);
+            features.put("answer_min_logprob", lp[1]);
+        }
+        String finish = steps.isEmpty() ? null : steps.get(steps.size() - 1).finishReason;
+        return new Trace(ids, body, answer, finish, aborted, settled, features, probe != null ? probe.probeTokens : 0,
+                steps);
+    }
+
+    /**
+     * Mean and min log-prob of the tokens that wrote the answer's last occurrence: how sure the model was when it
+     * committed to the answer.
+     */
+    static double[] answerLogprobs(Text text, List<Generator.Step> steps, String answer) {
+        if (answer == null || steps.isEmpty()) {
+            return new double[] {-10.0, -10.0};
+        }
+        int n = steps.size();
+        int[] ends = new int[n];
+        String decoded = "";
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = steps.get(i).tokenId;
+            int[] prefix = new int[i + 1];
+            System.arraycopy(ids, 0, prefix, 0, i + 1);
+            decoded = text.decode(prefix);
+            ends[i] = decoded.length();
+        }
+        int at = decoded.lastIndexOf(answer);
+        List<Double> span = new ArrayList<>();
+        if (at < 0) {
+            for (int i = Math.max(0, n - 4); i < n; i++) {
+                span.add(steps.get(i).signals.logprob);
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                int begin = i == 0 ? 0 : ends[i - 1];
+                if (ends[i] > at && begin < at + answer.length()) {
+                    span.add(steps.get(i).signals.logprob);
+                }
+            }
+        }
+        double[] values = new double[span.size()];
+        double min = Double.POSITIVE_INFINITY;
+        for (int k = 0; k < values.length; k++) {
+            values[k] = span.get(k);
+            min = Math.min(min, values[k]);
+        }
+        return new double[] {Confidence.mean(values, 0, values.length), min};
+    }
+
+    private static Map<String, Double> weights(List<Trace> traces) {
+        Map<String, Double> totals = new LinkedHashMap<>();
+        for (Trace t : traces) {
+            if (t.answer == null) {
+                continue;
+            }
+            String key = t.answer;
+            for (String k : totals.keySet()) {
+                if (Answers.sameAnswer(k, t.answer)) {
+                    key = k;
+                    break;
+                }
+            }
+            Double old = totals.get(key);
+            totals.put(key, (old == null ? 0.0 : old) + t.weight());
+        }
+        return totals;
+    }
+
+    /** True when the leader beats the runner-up even if every remaining trace (weight <= 1) disagrees. */
+    static boolean settledVote(List<Trace> traces, int remaining) {
+        List<Double> ranked = new ArrayList<>(weights(traces).values());
+        if (ranked.isEmpty()) {
+            return false;
+        }
+        Collections.sort(ranked, Collections.<Double>reverseOrder());
+        double runnerUp = ranked.size() > 1 ? ranked.get(1) : 0.0;
+        return ranked.get(0) - runnerUp > remaining;
+    }
+}

@@ -1,0 +1,239 @@
+package org.edgereason.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import org.junit.Test;
+
+/** The decode loop, policies and solve() on small deterministic backends (hand-written distributions). */
+public class GeneratorTest {
+    /** Next token = (last + 1) mod V with logit 10 against 0: a peaked, fully predictable model. */
+    static final class CountingBackend extends Backend {
+        final List<Integer> forwardSizes = new ArrayList<>();
+        final boolean flat;
+
+        CountingBackend(int maxSeqLen, boolean flat) {
+            super(8, maxSeqLen, Collections.singletonList(7));
+            this.flat = flat;
+        }
+
+        @Override
+        protected float[] forward(int[] ids, int position) {
+            forwardSizes.add(ids.length);
+            float[] logits = new float[vocabSize];
+            if (!flat) {
+                logits[(ids[ids.length - 1] + 1) % vocabSize] = 10f;
+            }
+            return logits;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    public void greedyStopsAtEos() throws Exception {
+        CountingBackend b = new CountingBackend(64, false);
+        List<Generator.Step> steps = Generator.generate(b, new int[] {0}, new Sampler(Sampler.Config.greedy()), 20,
+                null, null, new Confidence.Trace(), true, null);
+        assertEquals(7, steps.size());
+        for (int k = 0; k < 7; k++) {
+            assertEquals(k + 1, steps.get(k).tokenId);
+            assertEquals(k, steps.get(k).index);
+        }
+        assertEquals("stop", steps.get(6).finishReason);
+        assertNull(steps.get(5).finishReason);
+        assertTrue(steps.get(0).signals.top1Prob > 0.99);
+        assertEquals(7, b.position()); // prompt + 6 decoded; the eos token is not fed back
+    }
+
+    @Test
+    public void budgetEndsWithLength() throws Exception {
+        CountingBackend b = new CountingBackend(64, false);
+        List<Generator.Step> steps = Generator.generate(b, new int[] {0}, new Sampler(Sampler.Config.greedy()), 3,
+                null, null, new Confidence.Trace(), true, null);
+        assertEquals(3, steps.size());
+        assertEquals("length", steps.get(2).finishReason);
+    }
+
+    @Test
+    public void sharedPromptPrefixIsNotRunTwice() throws Exception {
+        CountingBackend b = new CountingBackend(64, false);
+        Sampler greedy = new Sampler(Sampler.Config.greedy());
+        Generator.generate(b, new int[] {3, 4, 5, 6}, greedy, 1, null, null, new Confidence.Trace(), true, null);
+        b.forwardSizes.clear();
+        Generator.generate(b, new int[] {3, 4, 5, 2}, greedy, 1, null, null, new Confidence.Trace(), true, null);
+        assertEquals(Arrays.asList(1), b.forwardSizes); // only the differing last token
+    }
+
+    @Test
+    public void lowGroupConfidenceAbortsTheTrace() throws Exception {
+        CountingBackend b = new CountingBackend(64, true); // uniform over 8: token confidence = log 8 - 0
+        Policies.GroupConfidenceAbort abort = new Policies.GroupConfidenceAbort(3.0);
+        List<Generator.Step> steps = Generator.generate(b, new int[] {0}, new Sampler(Sampler.Config.greedy()), 20,
+                Collections.singletonList(99), abort, new Confidence.Trace(4, 4), true, null);
+        assertEquals(4, steps.size());
+        assertEquals("early_exit", steps.get(3).finishReason);
+        assertNotNull(abort.firedAt);
+        assertEquals(Math.log(8), abort.firedAt, 1e-9);
+    }
+
+    @Test
+    public void contextOverflowIsAnErrorNotATruncation() throws Exception {
+        CountingBackend b = new CountingBackend(4, false);
+        try {
+            Generator.generate(b, new int[] {0, 0}, new Sampler(Sampler.Config.greedy()), 10,
+                    Collections.singletonList(99), null, new Confidence.Trace(), true, null);
+            fail();
+        } catch (Backend.ContextOverflowException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("exceed the context of 4"));
+        }
+        b.rewind(1);
+        assertEquals(1, b.position());
+        try {
+            b.rewind(3);
+            fail();
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage().contains("cannot rewind to 3"));
+        }
+    }
+
+    /** Byte-level tokenizer with one token per byte (ids 0..255) plus <|im_start|> 256 and <|im_end|> 257. */
+    static Tokenizer byteTokenizer() {
+        StringBuilder vocab = new StringBuilder("{");
+        for (int b = 0; b < 256; b++) {
+            String ch = new String(new byte[] {(byte) b}, StandardCharsets.ISO_8859_1);
+            int code = byteLevelChar(b);
+            vocab.append(b == 0 ? "" : ",").append("\"\\u").append(String.format("%04x", code)).append("\": ")
+                    .append(b);
+            assertEquals(1, ch.length());
+        }
+        vocab.append("}");
+        return Tokenizer.fromJson("{\"model\": {\"type\": \"BPE\", \"vocab\": " + vocab + ", \"merges\": []},"
+                + " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true},"
+                + " \"decoder\": {\"type\": \"ByteLevel\"}, \"added_tokens\": ["
+                + "{\"id\": 256, \"content\": \"<|im_start|>\", \"special\": true},"
+                + "{\"id\": 257, \"content\": \"<|im_end|>\", \"special\": true}]}");
+    }
+
+    static int byteLevelChar(int b) {
+        if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) {
+            return b;
+        }
+        int n = 0;
+        for (int k = 0; k < b; k++) {
+            if (!((k >= '!' && k <= '~') || (k >= 0xA1 && k <= 0xAC) || (k >= 0xAE && k <= 0xFF))) {
+                n++;
+            }
+        }
+        return 256 + n;
+    }
+
+    /** Writes a fixed reply after whatever prompt it gets, then <|im_end|>. */
+    static final class ScriptedBackend extends Backend {
+        final int[] script;
+        int promptLen = -1;
+
+        ScriptedBackend(int[] script) {
+            super(258, 512, Collections.singletonList(257));
+            this.script = script;
+        }
+
+        @Override
+        protected float[] forward(int[] ids, int position) {
+            if (position == 0) {
+                promptLen = ids.length;
+            }
+            int generated = position + ids.length - promptLen;
+            float[] logits = new float[vocabSize];
+            logits[generated < script.length ? script[generated] : 257] = 12f;
+            return logits;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    @Test
+    public void solveStopsAtAStatedAnswerAndDecides() throws Exception {
+        Tokenizer tok = byteTokenizer();
+        Text text = new Text(tok, "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+                + "{% endfor %}<|im_start|>assistant\n", false, 256);
+        ScriptedBackend backend = new ScriptedBackend(tok.encode("2 plus 2 makes 4.\nThe answer is 4.\nmore"));
+        final List<Generator.Step> streamed = new ArrayList<>();
+        Reasoner.Result r = Reasoner.solve(backend, text, "What is 2+2?", new Reasoner.Config(), Answers.Kind.MATH,
+                Collections.<String>emptyList(), null, streamed::add);
+        assertEquals("4", r.answer);
+        assertEquals(1, r.traces.size());
+        Reasoner.Trace t = r.traces.get(0);
+        assertEquals("2 plus 2 makes 4.\nThe answer is 4.\n", t.text);
+        assertEquals("early_exit", t.finishReason); // the stated-answer line ends the trace, no probe
+        assertFalse(t.aborted);
+        assertEquals(streamed.size(), t.tokenIds.length);
+        assertFalse(r.calibrated);
+        assertTrue(r.pCorrect > 0.99);
+        assertEquals("accept", r.decision);
+        assertTrue(r.reasons.get(0).startsWith("uncalibrated"));
+        assertEquals(1.0, r.features.get("has_answer"), 0.0);
+        assertEquals(1.0, r.features.get("vote_share"), 0.0);
+        assertEquals(Reasoner.FEATURES.length, r.features.size());
+    }
+
+    @Test
+    public void calibratedEscalationGivesTheReason() throws Exception {
+        Tokenizer tok = byteTokenizer();
+        Text text = new Text(tok, null, false, null);
+        ScriptedBackend backend = new ScriptedBackend(tok.encode("I think it is 5"));
+        Calibrator cal = Calibrator.fromJson(String.format(CalibratorTest.CAL, "[]", "[]"));
+        Reasoner.Config cfg = new Reasoner.Config();
+        cfg.strategy = Reasoner.Strategy.GREEDY;
+        Reasoner.Result r = Reasoner.solve(backend, text, "What is 2+3?", cfg, Answers.Kind.MATH,
+                Collections.<String>emptyList(), cal, null);
+        assertEquals("5", r.answer);
+        assertEquals("stop", r.traces.get(0).finishReason);
+        assertTrue(r.calibrated);
+        assertEquals("escalate", r.decision);
+        assertTrue(r.reasons.get(0), r.reasons.get(0).matches("P\\(correct\\) 0\\.\\d\\d < threshold 1\\.00"));
+    }
+
+    @Test
+    public void voteStopsWhenTheLeaderCannotBeOvertaken() throws Exception {
+        Tokenizer tok = byteTokenizer();
+        Text text = new Text(tok, null, false, null);
+        ScriptedBackend backend = new ScriptedBackend(tok.encode("The answer is 7.\n"));
+        Reasoner.Config cfg = new Reasoner.Config();
+        cfg.strategy = Reasoner.Strategy.VOTE;
+        cfg.maxTraces = 3;
+        Reasoner.Result r = Reasoner.solve(backend, text, "q", cfg, Answers.Kind.MATH,
+                Collections.<String>emptyList(), null, null);
+        assertEquals("7", r.answer);
+        assertEquals(2, r.traces.size()); // two agreeing traces of weight ~1 beat 1 remaining trace
+        assertEquals(1.0, r.features.get("vote_share"), 0.0);
+    }
+
+    @Test
+    public void chatReplyIsJudgedAsOneAnswer() throws Exception {
+        Tokenizer tok = byteTokenizer();
+        Text text = new Text(tok, null, false, null);
+        ScriptedBackend backend = new ScriptedBackend(tok.encode("Paris."));
+        Confidence.Trace trace = new Confidence.Trace();
+        List<Generator.Step> steps = Generator.generate(backend, text.encode("Capital of France?"),
+                new Sampler(Sampler.Config.greedy()), 32, null, null, trace, true, null);
+        Reasoner.Result r = Reasoner.judgeReply(text, steps, trace, null);
+        assertEquals("Paris.", r.answer);
+        assertEquals("accept", r.decision);
+        assertEquals(r.features.get("mean_logprob"), r.features.get("answer_logprob"));
+        assertEquals(7.0, r.features.get("num_tokens"), 0.0); // 6 bytes + <|im_end|>
+    }
+}

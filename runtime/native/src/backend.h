@@ -1,0 +1,24 @@
+// The backend contract (DESIGN.md section 7, runtime/backends/base.py): tokens in at a position,
+// float32 logits of the last position out. The caches are position-addressed (writing from p
+// overwrites them and attention reads only [0, p + T)), so reset and rewind need no work.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace edgereason {
+
+struct Manifest;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Runs `tokens` at `position` (the cache holds `position` tokens); logits of the last one, [V].
+  virtual std::vector<float> forward(const std::vector<int64_t>& tokens, int64_t position) = 0;
+};
+
+// The backend for the manifest's format; throws UsageError when this build lacks it.
+std::unique_ptr<Backend> make_backend(const Manifest& manifest, int num_threads);
+
+}  // namespace edgereason

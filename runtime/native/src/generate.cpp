@@ -1,0 +1,78 @@
+#include "generate.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "errors.h"
+
+namespace edgereason {
+
+void Session::check_room(size_t num_new) const {
+  if (position_ + num_new > static_cast<size_t>(max_seq_len_))
+    throw UsageError(std::to_string(position_) + " cached + " + std::to_string(num_new) +
+                     " new tokens exceed the context of " + std::to_string(max_seq_len_) +
+                     ": shorten the prompt or lower --max-new-tokens, or re-export with a larger --max-seq-len");
+}
+
+std::vector<float> Session::checked(std::vector<float> logits) const {
+  if (static_cast<int>(logits.size()) != vocab_)
+    throw UsageError("the model returns " + std::to_string(logits.size()) + " logits but manifest arch.vocab_size is " +
+                     std::to_string(vocab_) + ": the manifest does not describe this model; re-export the artifact");
+  return logits;
+}
+
+std::vector<float> Session::prefill(const std::vector<int64_t>& tokens) {
+  if (tokens.empty()) throw UsageError("empty prompt: give at least one token");
+  for (int64_t t : tokens)
+    if (t < 0 || t >= vocab_)
+      throw UsageError("token id " + std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(vocab_) + ")");
+  check_room(tokens.size());
+  auto logits = checked(backend_.forward(tokens, position_));
+  position_ += static_cast<int>(tokens.size());
+  return logits;
+}
+
+std::vector<float> Session::step(int token) {
+  check_room(1);
+  auto logits = checked(backend_.forward({token}, position_));
+  position_ += 1;
+  return logits;
+}
+
+Timings generate(Session& session, const std::vector<int64_t>& prompt, Sampler& sampler, TraceConfidence& trace,
+                 const GenerateOptions& options, const std::function<void(const Step&)>& on_step) {
+  using Clock = std::chrono::steady_clock;
+  const auto ms_since = [](Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+  };
+  Timings timings;
+  timings.prompt_tokens = static_cast<int>(prompt.size());
+  const auto start = Clock::now();
+  std::vector<float> logits = session.prefill(prompt);
+  timings.prefill_ms = ms_since(start);
+  const auto decode_start = Clock::now();
+  for (int index = 0; index < options.max_new_tokens; ++index) {
+    if (options.on_logits) options.on_logits(logits);
+    Step step{};
+    step.index = index;
+    step.token_id = sampler(logits.data(), logits.size());
+    step.signals = step_signals(logits.data(), logits.size(), step.token_id);
+    step.group_conf = trace.update(step.signals);
+    step.elapsed_ms = ms_since(start);
+    timings.generated_tokens = index + 1;
+    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), step.token_id) != options.stop_ids.end()) {
+      step.finish_reason = "stop";
+    } else {
+      if (options.exit_policy) std::tie(step.group_abort, step.stated_answer) = options.exit_policy(step);
+      if (step.group_abort || step.stated_answer) step.finish_reason = "early_exit";
+      else if (index == options.max_new_tokens - 1) step.finish_reason = "length";
+    }
+    on_step(step);
+    if (!step.finish_reason.empty()) break;
+    logits = session.step(step.token_id);
+  }
+  timings.decode_ms = ms_since(decode_start);
+  return timings;
+}
+
+}  // namespace edgereason

@@ -1,0 +1,64 @@
+// The one decode loop (runtime/generate.py): prefill, then sample / signal / policy per step until
+// eos, max tokens or an early exit; steps go to a callback as they are made.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <tuple>
+#include <utility>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "sampler.h"
+#include "signals.h"
+
+namespace edgereason {
+
+struct Step {
+  int index;  // 0 for the first generated token
+  int token_id;
+  StepSignals signals;
+  std::optional<double> group_conf;  // once the window is full
+  double elapsed_ms;                 // from the start of prefill; the first step's is the TTFT
+  bool group_abort = false;          // the early-exit verdicts asked of this step
+  bool stated_answer = false;
+  std::string finish_reason;         // "", "stop", "length" or "early_exit"
+};
+
+// Verdicts for a step: (group_abort, stated_answer). Either true ends the trace.
+using ExitPolicy = std::function<std::pair<bool, bool>(const Step&)>;
+
+struct GenerateOptions {
+  int max_new_tokens = 256;
+  std::vector<int> stop_ids;
+  ExitPolicy exit_policy;  // may be empty
+  std::function<void(const std::vector<float>&)> on_logits;  // may be empty: sees each step's logits
+};
+
+struct Timings {
+  double prefill_ms = 0.0, decode_ms = 0.0;
+  int prompt_tokens = 0, generated_tokens = 0;
+};
+
+// Owns the position in a backend's cache and refuses to overflow its context.
+class Session {
+ public:
+  Session(Backend& backend, int max_seq_len, int vocab_size) : backend_(backend), max_seq_len_(max_seq_len), vocab_(vocab_size) {}
+  std::vector<float> prefill(const std::vector<int64_t>& tokens);
+  std::vector<float> step(int token);
+  int position() const { return position_; }
+
+ private:
+  void check_room(size_t num_new) const;
+  std::vector<float> checked(std::vector<float> logits) const;
+  Backend& backend_;
+  int max_seq_len_, vocab_, position_ = 0;
+};
+
+// Runs the loop; `on_step` sees every step, the last one with its finish_reason set.
+Timings generate(Session& session, const std::vector<int64_t>& prompt, Sampler& sampler, TraceConfidence& trace,
+                 const GenerateOptions& options, const std::function<void(const Step&)>& on_step);
+
+}  // namespace edgereason

@@ -1,0 +1,73 @@
+// Checks the sampler and the confidence signals against tests/golden/sampling.json, the vectors the
+// Python runtime is tested with: same tokens, signals within 1e-5.
+//   edgereason-golden-test path/to/sampling.json
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sampler.h"
+#include "signals.h"
+
+namespace er = edgereason;
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: edgereason-golden-test tests/golden/sampling.json\n";
+    return 2;
+  }
+  std::ifstream in(argv[1]);
+  if (!in) {
+    std::cerr << "error: cannot read " << argv[1] << "\n";
+    return 2;
+  }
+  const auto golden = nlohmann::json::parse(in);
+  int passed = 0, failed = 0;
+  auto expect = [&](bool ok, const std::string& what) {
+    ok ? ++passed : ++failed;
+    if (!ok) std::cout << "FAILED " << what << "\n";
+  };
+
+  for (const auto& entry : golden.at("splitmix64")) {
+    er::SplitMix64 rng(std::stoull(entry.at("seed").get<std::string>()));
+    bool ok = true;
+    for (const auto& next : entry.at("next")) ok = ok && std::to_string(rng.next()) == next.get<std::string>();
+    expect(ok, "splitmix64 seed " + entry.at("seed").get<std::string>());
+  }
+
+  std::map<std::string, std::vector<float>> logits;
+  for (const auto& c : golden.at("cases")) {
+    logits[c.at("logits_name")] = c.at("logits").get<std::vector<float>>();
+    er::SamplingConfig config{c.at("temperature").get<double>(), c.at("top_k").get<int>(), c.at("top_p").get<double>(),
+                              std::stoull(c.at("seed").get<std::string>())};
+    er::Sampler sampler(config);
+    const auto& x = logits[c.at("logits_name")];
+    std::vector<int> draws;
+    for (size_t i = 0; i < c.at("draws").size(); ++i) draws.push_back(sampler(x.data(), x.size()));
+    expect(draws == c.at("draws").get<std::vector<int>>(),
+           "sampler " + c.at("logits_name").get<std::string>() + " t=" + std::to_string(config.temperature) +
+               " k=" + std::to_string(config.top_k) + " p=" + std::to_string(config.top_p) + " seed=" +
+               c.at("seed").get<std::string>());
+  }
+  for (const auto& [name, values] : golden.at("signal_logits").items()) logits[name] = values.get<std::vector<float>>();
+
+  for (const auto& c : golden.at("signals")) {
+    const auto& x = logits.at(c.at("logits_name").get<std::string>());
+    er::StepSignals s = er::step_signals(x.data(), x.size(), c.at("token").get<int>(), c.at("top_k").get<int>());
+    const std::pair<const char*, double> got[] = {{"logprob", s.logprob},     {"top1_prob", s.top1_prob},
+                                                  {"margin", s.margin},       {"entropy", s.entropy},
+                                                  {"token_conf", s.token_conf}};
+    for (const auto& [key, value] : got) {
+      double want = c.at(key).get<double>();
+      expect(std::fabs(value - want) <= 1e-5, "signal " + c.at("logits_name").get<std::string>() + " token " +
+                                                  std::to_string(c.at("token").get<int>()) + " " + key + ": got " +
+                                                  std::to_string(value) + ", want " + std::to_string(want));
+    }
+  }
+  std::cout << passed << " passed, " << failed << " failed\n";
+  return failed ? 1 : 0;
+}
