@@ -6,13 +6,14 @@ from cli.py so that the Python API runs the same sequence as the command line.
 
 import importlib.metadata
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgereason import artifact, cache, models
 from edgereason.artifact import ArchInfo, Manifest, ModelInfo, Quality, RecipeInfo
-from edgereason.errors import GateError, OutputError
-from edgereason.export import hf
+from edgereason.errors import GateError, OutputError, UsageError
+from edgereason.export import archs, hf
 from edgereason.quant import gate
 from edgereason.quant.gate import GateConfig
 from edgereason.quant.recipes import Format, RecipeName, get_recipe
@@ -99,9 +100,18 @@ def export_artifacts(request: ExportRequest, progress: Progress | None = None) -
     progress.stage(source.name, "preparing checkpoint")
     hf_dir = hf.normalize(source)
     config = hf.check_checkpoint(hf_dir)
+    if (limit := archs.max_context(config)) and request.max_seq_len > limit:
+        raise UsageError(f"--max-seq-len {request.max_seq_len} exceeds this model's attention chunk "
+                         f"({limit} tokens), past which it attends in chunks edgereason does not implement: "
+                         f"pass --max-seq-len {limit} or less")
     base_manifest = _base_manifest(source, request.source, hf_dir, config, request.max_seq_len)
-    reference = backends.load_eager(hf_dir, backends.info_from_manifest(base_manifest, format="eager"),
-                                    num_threads=request.num_threads)
+    info = backends.info_from_manifest(base_manifest, format="eager")
+
+    def reference() -> backends.Backend:
+        # Loaded for each gate and dropped before the next export: held through an export it would
+        # add a whole fp32 copy of the model to that export's peak memory.
+        return backends.load_eager(hf_dir, info, num_threads=request.num_threads)
+
     outcomes, refused = [], []
     for (fmt, recipe_name), final in finals.items():
         try:
@@ -122,7 +132,6 @@ def export_artifacts(request: ExportRequest, progress: Progress | None = None) -
 def _base_manifest(source: models.ModelSource, given: str, hf_dir: Path, config: dict,
                    max_seq_len: int) -> Manifest:
     params_heads = config["num_attention_heads"]
-    rope = config.get("rope_parameters") or {}
     return Manifest(
         model=ModelInfo(name=source.name, source=given, source_sha256=hf.source_sha256(source)),
         arch=ArchInfo(
@@ -131,7 +140,7 @@ def _base_manifest(source: models.ModelSource, given: str, hf_dir: Path, config:
             n_kv_heads=config.get("num_key_value_heads", params_heads),
             head_dim=config.get("head_dim") or config["hidden_size"] // params_heads,
             dim=config["hidden_size"], vocab_size=config["vocab_size"], max_seq_len=max_seq_len,
-            rope_theta=float(rope.get("rope_theta", config.get("rope_theta", 10000.0))),
+            rope_theta=archs.rope_theta(config),
         ),
         tokenizer=hf.tokenizer_info(hf_dir),
         format="", recipe=RecipeInfo(name="", details={}),
@@ -141,7 +150,7 @@ def _base_manifest(source: models.ModelSource, given: str, hf_dir: Path, config:
 
 
 def _export_one(request: ExportRequest, fmt: Format, recipe_name: RecipeName, final: Path, hf_dir: Path,
-                config: dict, base: Manifest, reference: backends.Backend,
+                config: dict, base: Manifest, reference: Callable[[], backends.Backend],
                 progress: Progress) -> ExportOutcome:
     recipe = get_recipe(recipe_name)
     log_path = cache.log_path(final.name)
@@ -173,7 +182,7 @@ def _export_one(request: ExportRequest, fmt: Format, recipe_name: RecipeName, fi
         candidate = backends.load(tmp, verify_sha256=False, num_threads=request.num_threads)
         progress.gate_start(final.name, request.gate.num_tokens)
         tokenizer = hf_dir / "tokenizer.json" if tok.file else None
-        quality, failures = gate.run_gate(reference, candidate, tokenizer, request.gate,
+        quality, failures = gate.run_gate(reference(), candidate, tokenizer, request.gate,
                                           recipe.gate, force=request.force, on_window=progress.gate_advance)
         del candidate
         manifest.quality = quality

@@ -167,14 +167,12 @@ def llama4_as_qwen3(hf_dir: Path, out: Path) -> None:
     (pre-norm, SwiGLU, GQA, 1/sqrt(head_dim), tied head) is already Qwen3's.
     """
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     config = json.loads((hf_dir / "config.json").read_text())
     heads, kv = config["num_attention_heads"], config.get("num_key_value_heads") or config["num_attention_heads"]
     head_dim = config.get("head_dim") or config["hidden_size"] // heads
-    state: dict = {}
-    for path in sorted(hf_dir.glob("*.safetensors")):
-        state.update(load_file(path))
+    state = load_state_dict(hf_dir)
     converted = {}
     for key, tensor in state.items():
         new_key = key.replace(".feed_forward.", ".mlp.")
@@ -197,7 +195,7 @@ def llama4_as_qwen3(hf_dir: Path, out: Path) -> None:
         "num_hidden_layers": config["num_hidden_layers"], "num_attention_heads": heads,
         "num_key_value_heads": kv, "head_dim": head_dim, "hidden_act": "silu",
         "max_position_embeddings": config.get("max_position_embeddings", 4096),
-        "rms_norm_eps": config["rms_norm_eps"], "rope_theta": _rope_theta(config),
+        "rms_norm_eps": config["rms_norm_eps"], "rope_theta": rope_theta(config),
         "rope_scaling": None, "attention_bias": False, "tie_word_embeddings": config.get("tie_word_embeddings", True),
         "use_sliding_window": False, "sliding_window": None,
         "bos_token_id": config.get("bos_token_id"), "eos_token_id": config.get("eos_token_id"),
@@ -209,6 +207,18 @@ def llama4_as_qwen3(hf_dir: Path, out: Path) -> None:
             shutil.copy2(hf_dir / name, out / name)
 
 
-def _rope_theta(config: dict) -> float:
+def rope_theta(config: dict) -> float:
     rope = config.get("rope_parameters") or {}
     return float(rope.get("rope_theta", config.get("rope_theta", 10000.0)))
+
+
+def load_state_dict(folder: Path) -> dict:
+    """Every tensor of an HF checkpoint: its safetensors shards, else pytorch_model*.bin (weights only)."""
+    import torch
+    from safetensors.torch import load_file
+
+    state: dict = {}
+    for path in sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin")):
+        state.update(load_file(path) if path.suffix == ".safetensors" else
+                     torch.load(path, map_location="cpu", weights_only=True))
+    return state

@@ -77,18 +77,10 @@ def source_sha256(source: ModelSource) -> str | None:
 def write_canonical(folder: Path, out: Path) -> None:
     """A copy transformers loads without remote code (MobileLLM → Llama): config rewritten,
     weights re-saved as safetensors (a .bin checkpoint is read with weights_only=True)."""
-    import torch
     from safetensors.torch import save_file
 
     config = read_config(folder)
-    state: dict = {}
-    for path in sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin")):
-        if path.suffix == ".bin":
-            state.update(torch.load(path, map_location="cpu", weights_only=True))
-        else:
-            from safetensors.torch import load_file
-
-            state.update(load_file(path))
+    state = archs.load_state_dict(folder)
     canonical = archs.canonical_config(config)
     if canonical.get("tie_word_embeddings"):
         state.pop("lm_head.weight", None)

@@ -28,7 +28,7 @@ _LAYER_KEYS = {
     "self_attn.q_proj.bias": "attention.wq.bias",  # qwen2
     "self_attn.k_proj.bias": "attention.wk.bias",
     "self_attn.v_proj.bias": "attention.wv.bias",
-    "self_attn.q_norm.weight": "attention.q_norm_fn.weight",  # qwen3 per head; olmo2 full width (see olmo2.py)
+    "self_attn.q_norm.weight": "attention.q_norm_fn.weight",  # qwen3 per head; olmo2 full width (pte_olmo2.py)
     "self_attn.k_norm.weight": "attention.k_norm_fn.weight",
     "mlp.gate_proj.weight": "feed_forward.w1.weight",
     "mlp.down_proj.weight": "feed_forward.w2.weight",
@@ -54,7 +54,7 @@ def params_from_config(config: dict) -> dict:
         "hidden_dim": config.get("intermediate_size_mlp") or config["intermediate_size"],
         "vocab_size": config["vocab_size"],
         "norm_eps": config["rms_norm_eps"],
-        "rope_theta": archs._rope_theta(config),
+        "rope_theta": archs.rope_theta(config),
         "use_scaled_rope": False,
         "use_hf_rope": False,
     }
@@ -103,15 +103,6 @@ def hf_to_meta(state_dict: dict, config: dict) -> dict:
     return out
 
 
-def _load_state_dict(hf_dir: Path) -> dict:
-    from safetensors.torch import load_file
-
-    state: dict = {}
-    for path in sorted(hf_dir.glob("*.safetensors")):
-        state.update(load_file(path))
-    return state
-
-
 def export_pte(hf_dir: Path, out_dir: Path, recipe: Recipe, config: dict, *, max_seq_len: int,
                bos_id: int | None, eos_ids: list[int], log_path: Path) -> tuple[dict, IOInfo]:
     """Write `out_dir/model.pte`. Returns (recipe details, io description) for the manifest."""
@@ -124,7 +115,7 @@ def export_pte(hf_dir: Path, out_dir: Path, recipe: Recipe, config: dict, *, max
         work = Path(work_dir)
         if "int8" in str(work) or "8da4w" in str(work):
             raise ExportError(f"temporary folder {work} trips export_llm's path sniffing: set TMPDIR elsewhere")
-        state = hf_to_meta(_load_state_dict(hf_dir), config)
+        state = hf_to_meta(archs.load_state_dict(hf_dir), config)
         torch.save(state, work / "model.pth")
         params = params_from_config(config)
         (work / "params.json").write_text(json.dumps(params))

@@ -114,3 +114,16 @@ def test_unsupported_checkpoint_is_refused_before_any_work(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**SMALL_LLAMA4, "moe_layers": [0]}))
     with pytest.raises(UnsupportedModelError, match="mixture-of-experts"):
         hf.check_checkpoint(tmp_path)
+
+
+def test_context_past_the_attention_chunk_is_refused(tmp_path):
+    from edgereason import pipeline
+    from edgereason.errors import UsageError
+    from edgereason.quant.recipes import Format, RecipeName
+
+    archs.make_random_checkpoint({**SMALL_LLAMA4, "attention_chunk_size": 64}, tmp_path / "ckpt")
+    request = pipeline.ExportRequest(source=str(tmp_path / "ckpt"), formats=(Format.ONNX,), recipes=(RecipeName.FP32,),
+                                     out_dir=tmp_path / "out", max_seq_len=128)
+    with pytest.raises(UsageError, match="--max-seq-len 64 or less"):
+        pipeline.export_artifacts(request)
+    assert not (tmp_path / "out").exists()

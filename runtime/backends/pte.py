@@ -1,9 +1,13 @@
 """ExecuTorch `.pte` through the ExecuTorch runtime extension: the program the phone runs, KV cache inside it."""
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from edgereason import cache
+from edgereason.logs import captured_output
 
 from .base import Backend, ModelInfo
 
@@ -33,8 +37,11 @@ class PteBackend(Backend):
         from executorch.extension.pybindings import _C
 
         _load_op_libraries(torch)
+        # Creating the pool logs ExecuTorch's cpuinfo probing to stderr (5 lines of "Failed to open
+        # midr file" on x86): create it here, into the log, with all cores unless told otherwise.
+        with captured_output(cache.log_path("pte-runtime")):
+            _C._unsafe_reset_threadpool(num_threads or os.cpu_count() or 1)
         if num_threads:
-            _C._unsafe_reset_threadpool(num_threads)
             # The custom SDPA runs on ATen's pool: left at its default it spins against the
             # XNNPACK pool on a busy machine (measured: 37-token prefill 0.07 s -> 23 s at 1 thread).
             torch.set_num_threads(num_threads)
