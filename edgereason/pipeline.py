@@ -165,9 +165,7 @@ def _export_one(request: ExportRequest, fmt: Format, recipe_name: RecipeName, fi
             details, io = export_pte(hf_dir, tmp, recipe, config, max_seq_len=request.max_seq_len,
                                      bos_id=tok.bos_id if tok.add_bos else None, eos_ids=tok.eos_ids,
                                      log_path=log_path)
-            for name in hf.TOKENIZER_FILES:
-                if (hf_dir / name).is_file():
-                    (tmp / name).write_bytes((hf_dir / name).read_bytes())
+            archs.copy_tokenizer(hf_dir, tmp)
         else:
             from edgereason.export.onnx import export_onnx
 

@@ -16,6 +16,9 @@ import json
 import shutil
 from pathlib import Path
 
+# The tokenizer files a checkpoint and an artifact carry (chat template included).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+
 FAMILIES = {
     "LlamaForCausalLM": "llama",
     "MobileLLMForCausalLM": "llama",
@@ -40,8 +43,8 @@ def config_reason(config: dict) -> str | None:
     if arch == "MobileLLMForCausalLM" and config.get("layer_sharing"):
         return "MobileLLM with layer_sharing=true (each block run twice) is not supported"
     if arch == "Llama4ForCausalLM":
-        if config.get("moe_layers") or (config.get("num_local_experts") or 0) > 0 and config.get(
-                "interleave_moe_layer_step"):
+        interleaved_moe = (config.get("num_local_experts") or 0) > 0 and config.get("interleave_moe_layer_step")
+        if config.get("moe_layers") or interleaved_moe:
             return "Llama4 mixture-of-experts layers are not supported (dense text models only, e.g. MobileLLM-R1)"
         if 0 in (config.get("no_rope_layers") or []):
             return "Llama4 NoPE layers (no_rope_layers with zeros) are not supported"
@@ -126,10 +129,15 @@ def make_random_checkpoint(config: dict, out: Path, *, seed: int = 0, layers: in
     if keep_generation:
         shutil.copy2(generation_config, out / "generation_config.json")
     if tokenizer_dir is not None:
-        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"):
-            if (tokenizer_dir / name).is_file():
-                shutil.copy2(tokenizer_dir / name, out / name)
+        copy_tokenizer(tokenizer_dir, out)
     return written
+
+
+def copy_tokenizer(source: Path, out: Path, *, also: tuple[str, ...] = ()) -> None:
+    """Copy whichever of the tokenizer files (and `also`) `source` has into `out`."""
+    for name in (*TOKENIZER_FILES, *also):
+        if (source / name).is_file():
+            shutil.copy2(source / name, out / name)
 
 
 def _randomize_norms(model, seed: int) -> None:
@@ -202,9 +210,7 @@ def llama4_as_qwen3(hf_dir: Path, out: Path) -> None:
         "pad_token_id": config.get("pad_token_id"), "torch_dtype": "float32",
     }
     (out / "config.json").write_text(json.dumps(qwen3, indent=2) + "\n")
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"):
-        if (hf_dir / name).is_file():
-            shutil.copy2(hf_dir / name, out / name)
+    copy_tokenizer(hf_dir, out)
 
 
 def rope_theta(config: dict) -> float:

@@ -17,9 +17,6 @@ from edgereason.models import ModelSource, SourceKind
 
 from . import archs, support
 
-# Architectures both exporters handle today; the rest are refused before any heavy work.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
-
 
 def normalize(source: ModelSource) -> Path:
     """Return the normalized HF checkpoint folder for `source`, converting into the cache once.
@@ -86,9 +83,7 @@ def write_canonical(folder: Path, out: Path) -> None:
         state.pop("lm_head.weight", None)
     save_file({k: v.contiguous() for k, v in state.items()}, out / "model.safetensors", metadata={"format": "pt"})
     (out / "config.json").write_text(json.dumps(canonical, indent=2) + "\n")
-    for name in (*TOKENIZER_FILES, "generation_config.json"):
-        if (folder / name).is_file():
-            shutil.copy2(folder / name, out / name)
+    archs.copy_tokenizer(folder, out, also=("generation_config.json",))
     check_checkpoint(out)
 
 
@@ -202,9 +197,7 @@ def make_tiny_random(out: Path, tokenizer_dir: Path, *, seed: int = 0) -> None:
         torch.manual_seed(seed)
         model = LlamaForCausalLM(config).to(torch.float32).eval()
     model.save_pretrained(out)
-    for name in TOKENIZER_FILES:
-        if (tokenizer_dir / name).is_file():
-            shutil.copy2(tokenizer_dir / name, out / name)
+    archs.copy_tokenizer(tokenizer_dir, out)
     with contextlib.suppress(FileNotFoundError):
         (out / "generation_config.json").unlink()
     check_checkpoint(out)

@@ -17,7 +17,7 @@ from edgereason.logs import captured_output, tail
 from edgereason.quant.recipes import Recipe
 
 from . import archs
-from .hf import TOKENIZER_FILES, read_config
+from .hf import read_config
 
 MODEL_FILE = "model.onnx"
 
@@ -52,9 +52,7 @@ def export_onnx(hf_dir: Path, out_dir: Path, recipe: Recipe, *, max_seq_len: int
         raise ExportError(f"the GenAI builder wrote no {MODEL_FILE} | log: {tail(log_path)}")
     # The builder re-saves the tokenizer its own way (drops special_tokens_map.json, adds keys):
     # ours is the repaired one every consumer reads.
-    for name in TOKENIZER_FILES:
-        if (hf_dir / name).is_file():
-            shutil.copy2(hf_dir / name, out_dir / name)
+    archs.copy_tokenizer(hf_dir, out_dir)
     _fix_genai_config(out_dir / GENAI_CONFIG, max_seq_len=max_seq_len, eos_ids=eos_ids)
     details = {"builder": "onnxruntime-genai", "precision": settings.precision,
                "extra_options": list(settings.extra_options)}

@@ -15,16 +15,6 @@ from dataclasses import dataclass
 from edgereason.export import archs
 from edgereason.quant.recipes import Format, RecipeName
 
-# How each architecture's cells were verified (README "Supported models").
-VERIFIED_WITH: dict[str, str] = {
-    "LlamaForCausalLM": "real weights (SmolLM2-135M-Instruct) and random weights of SmolLM2 360M/1.7B configs",
-    "MobileLLMForCausalLM": "random weights of the MobileLLM-125M config (loaded as Llama)",
-    "Qwen2ForCausalLM": "random weights of the DeepSeek-R1-Distill-Qwen-1.5B config",
-    "Qwen3ForCausalLM": "random weights of the Qwen3-0.6B config",
-    "Olmo2ForCausalLM": "random weights of the OLMo-2-0425-1B config",
-    "Llama4ForCausalLM": "random weights of the MobileLLM-R1 140M/360M/950M configs",
-}
-
 # (format, recipe) → bytes per parameter of (linear layers, embedding table, output head).
 # The head of a tied model: .pte keeps its own copy; .onnx shares the embedding (no extra bytes),
 # except int8, where the GenAI builder keeps the table fp32 and quantizes a separate head.
