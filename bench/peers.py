@@ -1,4 +1,6 @@
-"""The runtimes edgereason is measured against, on the same model: llama.cpp and ONNX Runtime GenAI.
+"""The runtimes edgereason is measured against, on the same model: llama.cpp, ONNX Runtime GenAI, and
+edgereason's own native runner (`edgereason-run`, runtime/native/) on the same artifact folders, which
+shows what the Python decode loop costs.
 
 llama.cpp runs GGUF files made here from the same normalized checkpoint our artifacts come from:
 `convert_hf_to_gguf.py` (shipped in llama-cpp-python's source distribution, run with the gguf-py
@@ -14,18 +16,20 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgereason import cache
+from edgereason import cache, native
 from edgereason.errors import ExportError
 from edgereason.logs import tail, tail_text
 
 LLAMA_CPP = "llama.cpp"
 ORT_GENAI = "ort-genai"
-PEERS = (LLAMA_CPP, ORT_GENAI)
+NATIVE = "edgereason-run"
+PEERS = (LLAMA_CPP, ORT_GENAI, NATIVE)
 GGUF_TYPES = {"Q4_0": 2, "Q8_0": 7}  # llama_ftype values (LLAMA_FTYPE_MOSTLY_*)
 INSTALL_HINT = {
     LLAMA_CPP: "bash bench/install_llama_cpp.sh (builds llama-cpp-python from source once, ~5-25 min, "
                "and caches the wheel)",
     ORT_GENAI: "pip install -c constraints.txt onnxruntime-genai",
+    NATIVE: "edgereason native build --arch x86_64 (or this machine's architecture)",
 }
 _MODULES = {LLAMA_CPP: "llama_cpp", ORT_GENAI: "onnxruntime_genai"}
 
@@ -38,6 +42,10 @@ class PeerStatus:
 
 
 def status(name: str) -> PeerStatus:
+    if name == NATIVE:
+        if not native.binary().is_file():
+            return PeerStatus(name, False, f"{native.binary()} is not built: {INSTALL_HINT[name]}")
+        return PeerStatus(name, True)
     if importlib.util.find_spec(_MODULES[name]) is None:
         return PeerStatus(name, False, f"{_MODULES[name]} is not installed: {INSTALL_HINT[name]}")
     return PeerStatus(name, True)

@@ -20,7 +20,8 @@ def throughput_bars(rows: Sequence[dict]) -> plt.Figure:
     dec = np.array([r["decode_tok_s"] for r in rows])
     err = np.array([[d - r["decode_tok_s_min"] for d, r in zip(dec, rows, strict=True)],
                     [r["decode_tok_s_max"] - d for d, r in zip(dec, rows, strict=True)]])
-    colors = ["#d95f02" if r["runner"] == "edgereason" else "#999999" for r in rows]
+    palette = {"edgereason": "#d95f02", "edgereason-run": "#1b9e77"}
+    colors = [palette.get(r["runner"], "#999999") for r in rows]
     ax_dec.barh(y, dec, xerr=err, color=colors, capsize=3)
     ax_dec.set_xlabel("decode tok/s (median, min–max)")
     ends = (pre, [r["decode_tok_s_max"] for r in rows])  # labels go past the error bars
@@ -31,7 +32,7 @@ def throughput_bars(rows: Sequence[dict]) -> plt.Figure:
         ax.grid(axis="x", alpha=0.3)
     ax_pre.set_yticks(y, labels, fontsize=8)
     ax_pre.invert_yaxis()
-    fig.suptitle("Throughput (orange: edgereason, grey: peers)")
+    fig.suptitle("Throughput (orange: edgereason, green: edgereason-run, grey: peers)")
     fig.tight_layout()
     return fig
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgereason import models
+from edgereason import models, native
 from edgereason.artifact import Manifest, read_manifest
 from edgereason.bench import peers
 from edgereason.errors import UsageError
@@ -108,6 +108,9 @@ def plan(folders: list[Path], peer_names: list[str]) -> tuple[list[System], list
         checkpoints.setdefault(name, folder)
         systems.append(System(f"edgereason {folder.name}", "edgereason", folder, name,
                               model_bytes(folder, manifest), kv_cache_bytes(manifest)))
+        if peers.NATIVE in available:
+            systems.append(System(f"edgereason-run {folder.name}", peers.NATIVE, folder, name,
+                                  model_bytes(folder, manifest), kv_cache_bytes(manifest)))
         if manifest.format == "onnx" and peers.ORT_GENAI in available:
             systems.append(System(f"ort-genai {folder.name}", peers.ORT_GENAI, folder, name,
                                   model_bytes(folder, manifest)))
@@ -130,15 +133,36 @@ def prompts(checkpoints: dict[str, Path], num_tokens: int, data: Path) -> dict[s
     return out
 
 
+def native_command(folder: Path, threads: int, prompt: list[int], gen_tokens: int) -> list[str]:
+    """The native runner doing the Python worker's work: the same ids, first token + `gen_tokens` steps."""
+    return [str(native.binary()), str(folder), "--tokens", ",".join(map(str, prompt)),
+            "--max-new-tokens", str(gen_tokens + 1), "--threads", str(threads), "--ignore-eos", "--no-verify-sha256"]
+
+
+def native_timing(stdout: str) -> dict:
+    """The speed worker's Timing fields from the runner's JSON lines (elapsed_ms is cumulative)."""
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    elapsed = [line["elapsed_ms"] for line in lines if "elapsed_ms" in line]
+    summary = lines[-1]["summary"]
+    return {"ttft_ms": elapsed[0], "token_ms": [float(d) for d in np.diff(elapsed)],
+            "load_s": summary["load_ms"] / 1e3, "peak_rss_bytes": summary["peak_rss_bytes"]}
+
+
 def run_worker(system: System, threads: int, prompt: list[int], gen_tokens: int) -> dict:
     """One timed run in a fresh process; raises RuntimeError with the worker's last words."""
-    spec = json.dumps({"runner": system.runner, "path": str(system.path), "threads": threads, "prompt": prompt,
-                       "gen_tokens": gen_tokens})
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
-    proc = subprocess.run([sys.executable, "-m", WORKER, spec], capture_output=True, text=True, env=env)
+    if system.runner == peers.NATIVE:
+        command = native_command(system.path, threads, prompt, gen_tokens)
+    else:
+        spec = json.dumps({"runner": system.runner, "path": str(system.path), "threads": threads, "prompt": prompt,
+                           "gen_tokens": gen_tokens})
+        command = [sys.executable, "-m", WORKER, spec]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         last = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
         raise RuntimeError(f"{system.label} failed (exit {proc.returncode}): {last[0]}")
+    if system.runner == peers.NATIVE:
+        return {**native_timing(proc.stdout), "prompt_tokens": len(prompt)}
     return {**json.loads(proc.stdout.strip().splitlines()[-1]), "prompt_tokens": len(prompt)}
 
 

@@ -2,19 +2,20 @@
 
 Order of trust for math: `\\boxed{..}`, then `#### n` (GSM8K), then "the answer is n", then the
 last number in the text. Numbers are normalized (commas, `$`, trailing `.0`) so "1,000" == "1000".
+Digits and whitespace are ASCII (`re.ASCII`), as in the C++ and Java ports (tests/golden/answers.json).
 """
 
 import re
 from enum import StrEnum
 
 _NUMBER = r"-?\$?\s?\d[\d,]*(?:\.\d+)?"
-_BOXED = re.compile(r"\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
-_HASHES = re.compile(r"####\s*(" + _NUMBER + ")")
-_ANSWER_IS = re.compile(r"answer\s*(?:is|:|=)\s*:?\s*\**\s*(" + _NUMBER + ")", re.IGNORECASE)
-_ANY_NUMBER = re.compile(_NUMBER)
-_CHOICE_IS = re.compile(r"answer\s*(?:is|:)?\s*:?\s*\**\s*\(?([A-E])\)?(?![A-Za-z])", re.IGNORECASE)
+_BOXED = re.compile(r"\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", re.ASCII)
+_HASHES = re.compile(r"####\s*(" + _NUMBER + ")", re.ASCII)
+_ANSWER_IS = re.compile(r"answer\s*(?:is|:|=)\s*:?\s*\**\s*(" + _NUMBER + ")", re.IGNORECASE | re.ASCII)
+_ANY_NUMBER = re.compile(_NUMBER, re.ASCII)
+_CHOICE_IS = re.compile(r"answer\s*(?:is|:)?\s*:?\s*\**\s*\(?([A-E])\)?(?![A-Za-z])", re.IGNORECASE | re.ASCII)
 # "(B)" anywhere, or a letter standing alone at the end of a line ("B", "B.", "B)").
-_LONE_CHOICE = re.compile(r"\(([A-E])\)|(?:^|\s)([A-E])[).:]?[ \t]*(?=$|\n)", re.MULTILINE)
+_LONE_CHOICE = re.compile(r"\(([A-E])\)|(?:^|\s)([A-E])[).:]?[ \t]*(?=$|\n)", re.MULTILINE | re.ASCII)
 
 
 class AnswerKind(StrEnum):

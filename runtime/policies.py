@@ -21,7 +21,7 @@ from .generate import ExitPolicy, Step
 from .text import Text
 
 # The model has written its final answer on this line: nothing after it can change the answer.
-_STATED = re.compile(r"answer is\s*:?\s*\$?\s*-?\(?[\dA-E]", re.IGNORECASE)
+_STATED = re.compile(r"answer is\s*:?\s*\$?\s*-?\(?[\dA-E]", re.IGNORECASE | re.ASCII)
 
 
 @dataclass
@@ -92,7 +92,7 @@ class AnswerProbe:
     def _probe(self, boundary_token: int) -> tuple[str | None, float]:
         """Feed the boundary token and the probe, read an answer greedily, rewind. Cache unchanged after."""
         if self._probe_ids is None:
-            self._probe_ids = self.text.encode(self.probe_text)
+            self._probe_ids = self.text.encode(self.probe_text, add_bos=False)  # mid-trace: never a BOS
         backend = self.backend
         start = backend.position
         self.num_probes += 1

@@ -50,6 +50,17 @@ def tiny_artifacts(tiny_dir, wikitext, tmp_path_factory) -> dict[tuple[Format, R
     return {(o.format, o.recipe): o.folder for o in outcomes}
 
 
+@pytest.fixture(scope="session")
+def smollm2_int4(smollm2_dir, wikitext, tmp_path_factory) -> dict[Format, Path]:
+    """The built-in model's int4 `.onnx` and `.pte`, gated (minutes: exported once, shared by the
+    real-model and native-runner tests)."""
+    out = tmp_path_factory.mktemp("real")
+    request = pipeline.ExportRequest(source="smollm2-135m", formats=(Format.ONNX, Format.PTE),
+                                     recipes=(RecipeName.INT4,), out_dir=out, max_seq_len=512,
+                                     gate=GateConfig(data=wikitext))
+    return {o.format: o.folder for o in pipeline.export_artifacts(request)}
+
+
 @pytest.fixture
 def artifact_copy(tiny_artifacts, tmp_path):
     """Copy an artifact folder so a test can damage it."""

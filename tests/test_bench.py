@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from helpers import assert_one_line_error, cli
 
+from edgereason import native
 from edgereason.bench.reasoning import savings
 from edgereason.bench.report import Column, Report, markdown_table, num
 from edgereason.quant.recipes import Format, RecipeName
@@ -37,7 +38,7 @@ def _pngs_embedded(folder, names):
 def test_bench_speed_report(tiny_artifacts, tmp_path):
     pte = tiny_artifacts[Format.PTE, RecipeName.INT4]
     onnx = tiny_artifacts[Format.ONNX, RecipeName.FP32]
-    proc = cli("bench", "speed", str(pte), str(onnx), "--peers", "llama.cpp,ort-genai", "--threads", "1",
+    proc = cli("bench", "speed", str(pte), str(onnx), "--peers", "llama.cpp,ort-genai,edgereason-run", "--threads", "1",
                "--prompt-tokens", "16", "--gen-tokens", "8", "--rounds", "2", "-o", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     folder = _report_folder(tmp_path)
@@ -47,13 +48,17 @@ def test_bench_speed_report(tiny_artifacts, tmp_path):
     assert results["bandwidth_gbs"] > 0
     rows = {r["system"]: r for r in results["summary"]}
     expected = {f"edgereason {pte.name}", f"edgereason {onnx.name}", f"ort-genai {onnx.name}"}
-    llama_installed = importlib.util.find_spec("llama_cpp") is not None
-    if llama_installed:
+    skipped = {s["peer"]: s["reason"] for s in results["skipped"]}
+    if importlib.util.find_spec("llama_cpp") is not None:
         expected |= {"llama.cpp tiny-random-Q4_0", "llama.cpp tiny-random-Q8_0"}
     else:
-        (skip,) = results["skipped"]
-        assert skip["peer"] == "llama.cpp" and "install_llama_cpp.sh" in skip["reason"]
+        assert "install_llama_cpp.sh" in skipped.pop("llama.cpp")
         assert "skipped llama.cpp" in proc.stderr and "Skipped: llama.cpp" in (folder / "report.md").read_text()
+    if native.binary().is_file():  # the native runner on the same folders, as its own system
+        expected |= {f"edgereason-run {pte.name}", f"edgereason-run {onnx.name}"}
+    else:
+        assert "edgereason native build" in skipped.pop("edgereason-run")
+    assert not skipped
     assert set(rows) == expected
     for row in rows.values():
         assert row.get("error") is None, row

@@ -29,13 +29,9 @@ def chat_ids(folder: Path, question: str) -> list[int]:
     return tokenizer(rendered, add_special_tokens=False)["input_ids"]
 
 
-@pytest.fixture(scope="module")
-def int4_artifacts(smollm2_dir, wikitext, tmp_path_factory) -> dict[Format, Path]:
-    out = tmp_path_factory.mktemp("real")
-    request = pipeline.ExportRequest(source="smollm2-135m", formats=(Format.ONNX, Format.PTE),
-                                     recipes=(RecipeName.INT4,), out_dir=out, max_seq_len=512,
-                                     gate=GateConfig(data=wikitext))
-    return {o.format: o.folder for o in pipeline.export_artifacts(request)}
+@pytest.fixture
+def int4_artifacts(smollm2_int4) -> dict[Format, Path]:
+    return smollm2_int4
 
 
 @pytest.mark.parametrize("fmt", [Format.ONNX, Format.PTE])

@@ -59,7 +59,9 @@ def _warn_if_busy(threads: int) -> None:
 @handle_errors
 def speed(
     folders: Folders,
-    peers: Annotated[str, typer.Option(help="Comma list of llama.cpp, ort-genai, or none")] = "llama.cpp,ort-genai",
+    peers: Annotated[str, typer.Option(
+        help="Comma list of llama.cpp, ort-genai, edgereason-run (the native runner on the same folders), or none",
+    )] = "llama.cpp,ort-genai,edgereason-run",
     threads: Annotated[int, typer.Option(help="Threads for every system")] = 1,
     prompt_tokens: Annotated[int, typer.Option(help="Prompt length (WikiText-2 tokens)")] = 128,
     gen_tokens: Annotated[int, typer.Option(help="Decode steps after the first token")] = 128,

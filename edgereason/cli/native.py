@@ -26,11 +26,12 @@ import typer
 
 from edgereason.cli import app, console, handle_errors, out, positive
 from edgereason.errors import EdgeReasonError, UsageError
+from edgereason.native import SOURCE_DIR
+from edgereason.native import build_dir as default_build_dir
 
 native_app = typer.Typer(help="The native C++ runner (runtime/native/).", no_args_is_help=True)
 app.add_typer(native_app, name="native")
 
-SOURCE_DIR = Path(__file__).resolve().parents[2] / "runtime" / "native"
 ORT_HEADERS_PACKAGE = "com.github.asus4.onnxruntime@0.4.9"  # headers of the ORT C API version 29
 ORT_HEADERS_MEMBER = "package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers/"
 
@@ -158,7 +159,7 @@ def build(arch: Arch, *, jobs: int = 2, build_dir: Path | None = None, clean: bo
     ort_libs = sorted((deps / "onnxruntime" / "capi").glob("libonnxruntime.so.*"))
     if not ort_libs:
         raise EdgeReasonError(f"the onnxruntime wheel for {arch.value} has no libonnxruntime.so.*")
-    build_dir = build_dir or SOURCE_DIR / "build" / arch.value
+    build_dir = build_dir or default_build_dir(arch.value)
     if clean and build_dir.exists():
         shutil.rmtree(build_dir)
     start = time.perf_counter()

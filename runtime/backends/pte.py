@@ -9,6 +9,7 @@ import numpy as np
 from edgereason import cache
 from edgereason.logs import captured_output
 
+from . import pte_kernels
 from .base import Backend, ModelInfo
 
 
@@ -37,6 +38,7 @@ class PteBackend(Backend):
         from executorch.extension.pybindings import _C
 
         _load_op_libraries(torch)
+        pte_kernels.install()  # the native runner's attention kernels replace the plugin's
         # Creating the pool logs ExecuTorch's cpuinfo probing to stderr (5 lines of "Failed to open
         # midr file" on x86): create it here, into the log, with all cores unless told otherwise.
         with captured_output(cache.log_path("pte-runtime")):

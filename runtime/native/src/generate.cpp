@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 #include "errors.h"
 
@@ -30,6 +31,11 @@ std::vector<float> Session::prefill(const std::vector<int64_t>& tokens) {
   auto logits = checked(backend_.forward(tokens, position_));
   position_ += static_cast<int>(tokens.size());
   return logits;
+}
+
+void Session::rewind(int position) {
+  if (position < 0 || position > position_) throw std::logic_error("rewind past the cached tokens");
+  position_ = position;
 }
 
 std::vector<float> Session::step(int token) {
@@ -63,8 +69,8 @@ Timings generate(Session& session, const std::vector<int64_t>& prompt, Sampler& 
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), step.token_id) != options.stop_ids.end()) {
       step.finish_reason = "stop";
     } else {
-      if (options.exit_policy) std::tie(step.group_abort, step.stated_answer) = options.exit_policy(step);
-      if (step.group_abort || step.stated_answer) step.finish_reason = "early_exit";
+      if (options.exit_policy) step.verdicts = options.exit_policy(step);
+      if (step.verdicts.any()) step.finish_reason = "early_exit";
       else if (index == options.max_new_tokens - 1) step.finish_reason = "length";
     }
     on_step(step);

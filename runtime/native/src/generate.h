@@ -4,8 +4,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <tuple>
-#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,19 +14,25 @@
 
 namespace edgereason {
 
+// The early-exit verdicts asked of a step (runtime/policies.py); any true one ends the trace.
+struct Verdicts {
+  bool group_abort = false;     // DeepConf: the window's group confidence fell below the threshold
+  bool stated_answer = false;   // the line that just ended states the answer ("... the answer is 42.")
+  bool settled_answer = false;  // the answer probe found the answer settled
+  bool any() const { return group_abort || stated_answer || settled_answer; }
+};
+
 struct Step {
   int index;  // 0 for the first generated token
   int token_id;
   StepSignals signals;
   std::optional<double> group_conf;  // once the window is full
   double elapsed_ms;                 // from the start of prefill; the first step's is the TTFT
-  bool group_abort = false;          // the early-exit verdicts asked of this step
-  bool stated_answer = false;
+  Verdicts verdicts;
   std::string finish_reason;         // "", "stop", "length" or "early_exit"
 };
 
-// Verdicts for a step: (group_abort, stated_answer). Either true ends the trace.
-using ExitPolicy = std::function<std::pair<bool, bool>(const Step&)>;
+using ExitPolicy = std::function<Verdicts(const Step&)>;
 
 struct GenerateOptions {
   int max_new_tokens = 256;
@@ -49,6 +53,9 @@ class Session {
   std::vector<float> prefill(const std::vector<int64_t>& tokens);
   std::vector<float> step(int token);
   int position() const { return position_; }
+  bool has_room(size_t num_new) const { return position_ + num_new <= static_cast<size_t>(max_seq_len_); }
+  // Forget everything after `position` (the answer probe's rewind): the caches are position-addressed.
+  void rewind(int position);
 
  private:
   void check_room(size_t num_new) const;

@@ -1,7 +1,9 @@
 // ExecuTorch kernels for the two LLM custom ops that export_llm programs call, written against the
 // runtime's kernel registry. The wheel carries them only inside its Python plugin
 // (libcustom_ops_aot_lib.so, which needs libtorch and the Python extension), so a standalone
-// runner brings its own. Schemas (extension/llm/custom_ops):
+// runner brings its own, and the Python runtime uses these too: int4 `.pte` programs quantize
+// activations per token, so a 1e-6 difference in attention output flips roundings and moves
+// logits by ~1 (measured, README "Why the runner carries two kernels"). Schemas (extension/llm/custom_ops):
 //   llama::update_cache.out(Tensor value, Tensor(a!) cache, SymInt start_pos, *, Tensor(b!) out)
 //   llama::custom_sdpa.out(Tensor query, Tensor key, Tensor value, SymInt start_pos,
 //       Tensor? attn_mask, float drpout_p, bool is_causal, float? scale, *, Tensor(a!) out)
@@ -9,13 +11,16 @@
 // in every recipe, DESIGN.md section 6).
 #include <executorch/runtime/kernel/kernel_includes.h>
 #include <executorch/runtime/kernel/operator_registry.h>
+#include <executorch/runtime/kernel/thread_parallel_interface.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
-#include "pte_backend.h"
+#include "llama_ops.h"
 
 namespace edgereason {
 namespace {
@@ -53,17 +58,104 @@ void update_cache_out(KernelRuntimeContext& context, Span<EValue*> stack) {
     std::memcpy(dst + (b * S_max + start_pos) * row_bytes, src + b * S * row_bytes, S * row_bytes);
 }
 
-// Dot product over independent partial sums, so the compiler vectorizes it without reordering
-// a single accumulator (which it may not do without -ffast-math).
+// The arithmetic below is written so that it has one result everywhere: IEEE single operations
+// only, no libm call, no fused multiply-add (built with -ffp-contract=off), and every reduction
+// over independent lanes combined in a fixed order. The compiler vectorizes the lanes without
+// reordering anything (it may not, without -ffast-math), so SSE, AVX and NEON builds agree bit for
+// bit, and the Python runtime (which compiles this file too) agrees with the device.
+constexpr int64_t kLanes = 8;
+
+inline float combine(const float* lanes) {
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
 inline float dot(const float* a, const float* b, int64_t n) {
-  constexpr int64_t kLanes = 8;
   float lanes[kLanes] = {};
   int64_t d = 0;
   for (; d + kLanes <= n; d += kLanes)
     for (int64_t l = 0; l < kLanes; ++l) lanes[l] += a[d + l] * b[d + l];
-  float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  float sum = combine(lanes);
   for (; d < n; ++d) sum += a[d] * b[d];
   return sum;
+}
+
+// e^x for x <= 0 (softmax arguments less their maximum): Cody-Waite reduction x = n ln2 + r and
+// Cephes' degree-6 polynomial for e^r, within 2 ulp; below -87.3 it returns ~1e-38 instead of
+// underflowing, which no softmax total (>= 1) can see. Branch-free, so the loop over it vectorizes.
+inline float exp_nonpositive(float x) {
+  x = x < -87.3f ? -87.3f : x;
+  const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to the nearest integer
+  const float n = (x * 1.44269504088896341f + shifter) - shifter;
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = (p * (r * r) + r) + 1.0f;
+  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+// One query row of the `G` query heads that share a kv head, over `seen` cache rows:
+// softmax(q k^T * scale) v per head. `k` and `v` point at the kv head's first cache row, rows
+// `stride` floats apart; `q` and `out` hold the G heads' rows back to back; `scores` has room for
+// G * seen values. Each head's arithmetic is the same as alone; grouping only reads each K and V
+// row once for all G heads (decoding is bound by reading the cache). kD = 0: any head size up to
+// kMaxHeadSize, given in D.
+constexpr int64_t kMaxGroup = 8, kMaxHeadSize = 256;
+
+template <int64_t kD>
+void attend_group(const float* q, const float* k, const float* v, int64_t stride, int64_t D_, int64_t G, int64_t seen,
+                  float scale, float* scores, float* out) {
+  const int64_t D = kD ? kD : D_;
+  float peak[kMaxGroup], inverse[kMaxGroup];
+  for (int64_t g = 0; g < G; ++g) peak[g] = -INFINITY;
+  for (int64_t j = 0; j < seen; ++j) {
+    const float* row = k + j * stride;
+    for (int64_t g = 0; g < G; ++g) {
+      const float x = dot(q + g * D, row, D) * scale;
+      scores[g * seen + j] = x;
+      peak[g] = x > peak[g] ? x : peak[g];
+    }
+  }
+  for (int64_t g = 0; g < G; ++g) {
+    float* sg = scores + g * seen;
+    for (int64_t j = 0; j < seen; ++j) sg[j] = exp_nonpositive(sg[j] - peak[g]);
+    float lanes[kLanes] = {};
+    int64_t j = 0;
+    for (; j + kLanes <= seen; j += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l) lanes[l] += sg[j + l];
+    float total = combine(lanes);
+    for (; j < seen; ++j) total += sg[j];
+    inverse[g] = 1.0f / total;
+  }
+  float acc[kMaxGroup][kD ? kD : kMaxHeadSize] = {};
+  for (int64_t j = 0; j < seen; ++j) {
+    const float* row = v + j * stride;
+    for (int64_t g = 0; g < G; ++g) {
+      const float w = scores[g * seen + j] * inverse[g];
+      for (int64_t d = 0; d < D; ++d) acc[g][d] += w * row[d];
+    }
+  }
+  for (int64_t g = 0; g < G; ++g) std::memcpy(out + g * D, acc[g], static_cast<size_t>(D) * sizeof(float));
+}
+
+// The common head sizes as compile-time constants, so the accumulators stay in registers; the x86
+// build carries an AVX2 copy picked at load time (same results, see above).
+#if defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void attend(const float* q, const float* k, const float* v, int64_t stride, int64_t D, int64_t G, int64_t seen,
+            float scale, float* scores, float* out) {
+  switch (D) {
+    case 64: return attend_group<64>(q, k, v, stride, D, G, seen, scale, scores, out);
+    case 128: return attend_group<128>(q, k, v, stride, D, G, seen, scale, scores, out);
+    default: return attend_group<0>(q, k, v, stride, D, G, seen, scale, scores, out);
+  }
 }
 
 // Attention of query rows (absolute positions start_pos + i) over cache rows [0, start_pos + S),
@@ -94,44 +186,55 @@ void custom_sdpa_out(KernelRuntimeContext& context, Span<EValue*> stack) {
   const float* vd = v.const_data_ptr<float>();
   float* od = out.mutable_data_ptr<float>();
   const int64_t group = Hq / Hkv;
-  std::vector<float> scores(static_cast<size_t>(start_pos + S));
-  std::vector<float> acc(static_cast<size_t>(D));
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t i = 0; i < S; ++i) {
+  const float fscale = static_cast<float>(scale);
+  // One task per (batch, query row, head): each head's arithmetic is the same whatever the thread
+  // count, so the result does not depend on --threads.
+  if (group > kMaxGroup || D > kMaxHeadSize)
+    return fail(context, op, "at most 8 query heads per kv head and a head size of at most 256 are supported");
+  // One task per (batch, query row, kv head): its `group` query heads are contiguous in q and out
+  // ([B, S, Hq, D]). The result does not depend on --threads.
+  const bool ok = executorch::extension::parallel_for(0, B * S * Hkv, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(group * (start_pos + S)));
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t hk = task % Hkv, i = (task / Hkv) % S, b = task / (Hkv * S);
       const int64_t seen = is_causal ? start_pos + i + 1 : start_pos + S;
-      for (int64_t h = 0; h < Hq; ++h) {
-        const float* qrow = qd + ((b * S + i) * Hq + h) * D;
-        const int64_t hk = h / group;
-        float peak = -INFINITY;
-        for (int64_t j = 0; j < seen; ++j) {
-          const float* krow = kd + ((b * S_max + j) * Hkv + hk) * D;
-          scores[j] = dot(qrow, krow, D) * static_cast<float>(scale);
-          peak = std::max(peak, scores[j]);
-        }
-        float total = 0.f;
-        for (int64_t j = 0; j < seen; ++j) total += scores[j] = std::exp(scores[j] - peak);
-        std::fill(acc.begin(), acc.end(), 0.f);
-        for (int64_t j = 0; j < seen; ++j) {
-          const float* vrow = vd + ((b * S_max + j) * Hkv + hk) * D;
-          const float w = scores[j] / total;
-          for (int64_t d = 0; d < D; ++d) acc[d] += w * vrow[d];
-        }
-        std::copy(acc.begin(), acc.end(), od + ((b * S + i) * Hq + h) * D);
-      }
+      const int64_t rows = ((b * S + i) * Hq + hk * group) * D;  // the group's first query row
+      const int64_t head = (b * S_max * Hkv + hk) * D;            // the kv head's row 0 in the cache
+      attend(qd + rows, kd + head, vd + head, Hkv * D, D, group, seen, fscale, scores.data(), od + rows);
     }
+  });
+  if (!ok) fail(context, op, "the thread pool failed");
 }
 
 }  // namespace
 
-void register_llama_ops() {
-  static const bool registered = [] {
-    static const executorch::runtime::Kernel kernels[] = {
-        executorch::runtime::Kernel("llama::update_cache.out", update_cache_out),
-        executorch::runtime::Kernel("llama::custom_sdpa.out", custom_sdpa_out),
-    };
-    return executorch::runtime::register_kernels({kernels, 2}) == Error::Ok;
-  }();
-  if (!registered) throw std::runtime_error("registering the llama custom op kernels failed");
+void install_llama_ops() {
+  static const executorch::runtime::Kernel ours[] = {
+      executorch::runtime::Kernel("llama::update_cache.out", update_cache_out),
+      executorch::runtime::Kernel("llama::custom_sdpa.out", custom_sdpa_out),
+  };
+  // The registry refuses (and aborts on) a second registration of a name, so where the Python
+  // plugin came first its entries are repointed; a Method resolves kernels when it is loaded.
+  const auto registered = executorch::runtime::get_registered_kernels();
+  for (const auto& kernel : ours) {
+    bool replaced = false;
+    for (const auto& entry : registered)
+      if (std::strcmp(entry.name_, kernel.name_) == 0) {
+        const_cast<executorch::runtime::Kernel&>(entry).op_ = kernel.op_;
+        replaced = true;
+      }
+    if (!replaced && executorch::runtime::register_kernels({&kernel, 1}) != Error::Ok)
+      throw std::runtime_error(std::string("registering ") + kernel.name_ + " failed");
+  }
 }
 
 }  // namespace edgereason
+
+extern "C" int edgereason_install_llama_ops() {
+  try {
+    edgereason::install_llama_ops();
+    return 0;
+  } catch (const std::exception&) {
+    return 1;
+  }
+}

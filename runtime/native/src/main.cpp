@@ -2,12 +2,14 @@
 //
 //   edgereason-run FOLDER (--tokens 1,2,3 | --prompt TEXT) [--max-new-tokens 64] [--temperature 0]
 //       [--top-k 0] [--top-p 1] [--seed 0] [--threads N] [--abort-threshold X] [--ignore-eos]
+//       [--probe [--probe-threshold 0.9] [--probe-patience 2] [--probe-min-tokens 32] [--answer-kind math]]
 //       [--no-verify-sha256] [--dump-logits FILE]
 //   edgereason-run FOLDER --encode-file LINES.jsonl   (tokenizer check: ids + round trip per line)
 //
 // Exit codes: 0 ok, 2 the user's mistake (flag, path, file), 1 an internal failure.
 #include <sys/resource.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "backend.h"
@@ -37,6 +40,7 @@ namespace {
 const char* kUsage =
     "usage: edgereason-run FOLDER (--tokens 1,2,3 | --prompt TEXT) [--max-new-tokens N] [--temperature T]\n"
     "       [--top-k K] [--top-p P] [--seed S] [--threads N] [--abort-threshold X] [--ignore-eos]\n"
+    "       [--probe [--probe-threshold P] [--probe-patience N] [--probe-min-tokens N] [--answer-kind math|choice]]\n"
     "       [--no-verify-sha256] [--dump-logits FILE]\n"
     "       edgereason-run FOLDER --encode-file LINES.jsonl\n";
 
@@ -46,6 +50,8 @@ struct Options {
   int max_new_tokens = 64, threads = 0;
   er::SamplingConfig sampling;
   std::optional<double> abort_threshold;
+  bool probe = false;  // the answer probe and the stated-answer check (runtime/policies.py AnswerProbe)
+  er::ProbeConfig probe_config;
   bool verify_sha256 = true;
   bool ignore_eos = false;  // decode exactly --max-new-tokens (parity tests, speed runs)
 };
@@ -79,6 +85,15 @@ Options parse(int argc, char** argv) {
     else if (arg == "--seed") o.sampling.seed = number<uint64_t>(arg, value());
     else if (arg == "--threads") o.threads = number<int>(arg, value());
     else if (arg == "--abort-threshold") o.abort_threshold = number<double>(arg, value());
+    else if (arg == "--probe") o.probe = true;
+    else if (arg == "--probe-threshold") o.probe_config.threshold = number<double>(arg, value());
+    else if (arg == "--probe-patience") o.probe_config.patience = number<int>(arg, value());
+    else if (arg == "--probe-min-tokens") o.probe_config.min_tokens = number<int>(arg, value());
+    else if (arg == "--answer-kind") {
+      std::string kind = value();
+      if (kind != "math" && kind != "choice") throw er::UsageError("--answer-kind is math or choice, got '" + kind + "'");
+      o.probe_config.kind = kind == "math" ? er::AnswerKind::Math : er::AnswerKind::Choice;
+    }
     else if (arg == "--no-verify-sha256") o.verify_sha256 = false;
     else if (arg == "--ignore-eos") o.ignore_eos = true;
     else if (arg == "--dump-logits") o.dump_logits = value();
@@ -91,6 +106,10 @@ Options parse(int argc, char** argv) {
     throw er::UsageError(std::string("give exactly one of --tokens and --prompt\n") + kUsage);
   if (o.max_new_tokens < 1) throw er::UsageError("--max-new-tokens must be >= 1, got " + std::to_string(o.max_new_tokens));
   if (o.threads < 0) throw er::UsageError("--threads must be >= 1 (or 0 for the default), got " + std::to_string(o.threads));
+  if (!(o.probe_config.threshold >= 0.0 && o.probe_config.threshold <= 1.0))
+    throw er::UsageError("--probe-threshold must be in [0, 1]");
+  if (o.probe_config.patience < 1 || o.probe_config.min_tokens < 0)
+    throw er::UsageError("--probe-patience must be >= 1 and --probe-min-tokens >= 0");
   std::string problem = o.sampling.validate();
   if (!problem.empty()) throw er::UsageError(problem);
   return o;
@@ -132,14 +151,26 @@ std::string step_line(const er::Step& s, const er::Tokenizer* tokenizer) {
   std::snprintf(buffer, sizeof buffer,
                 "{\"index\":%d,\"token\":%d,\"logprob\":%.17g,\"top1_prob\":%.17g,\"margin\":%.17g,"
                 "\"entropy\":%.17g,\"token_conf\":%.17g,\"group_conf\":%s,\"elapsed_ms\":%.6f,"
-                "\"verdicts\":{\"group_abort\":%s,\"stated_answer\":%s},\"finish_reason\":",
+                "\"verdicts\":{\"group_abort\":%s,\"stated_answer\":%s,\"settled_answer\":%s},\"finish_reason\":",
                 s.index, s.token_id, number(s.signals.logprob), number(s.signals.top1_prob), number(s.signals.margin),
                 number(s.signals.entropy), number(s.signals.token_conf), group.c_str(), s.elapsed_ms,
-                s.group_abort ? "true" : "false", s.stated_answer ? "true" : "false");
+                s.verdicts.group_abort ? "true" : "false", s.verdicts.stated_answer ? "true" : "false",
+                s.verdicts.settled_answer ? "true" : "false");
   std::string line = buffer;
   line += s.finish_reason.empty() ? "null" : "\"" + s.finish_reason + "\"";
   if (tokenizer) line += ",\"text\":" + json(tokenizer->decode({s.token_id})).dump();
   return line + "}";
+}
+
+// The kernel's high-water mark of this process's resident memory. VmHWM starts afresh at exec;
+// ru_maxrss would carry the parent's resident size at fork (a Python benchmark's, say).
+int64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;
 }
 
 int run(const Options& o) {
@@ -159,17 +190,23 @@ int run(const Options& o) {
   if (prompt.size() >= static_cast<size_t>(manifest.max_seq_len))
     throw er::UsageError("the prompt has " + std::to_string(prompt.size()) + " tokens; the context holds " +
                          std::to_string(manifest.max_seq_len) + " and at least one must be generated: shorten it");
+  const auto load_start = std::chrono::steady_clock::now();
   std::unique_ptr<er::Backend> backend = er::make_backend(manifest, o.threads);
+  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   er::Session session(*backend, manifest.max_seq_len, manifest.vocab_size);
   er::Sampler sampler(o.sampling);
   er::TraceConfidence trace;
-  std::unique_ptr<er::StatedAnswer> stated = tokenizer ? std::make_unique<er::StatedAnswer>(*tokenizer) : nullptr;
+  if (o.probe && !tokenizer) throw er::UsageError(manifest.folder + " has no tokenizer: --probe reads text, drop it");
+  std::unique_ptr<er::AnswerProbe> probe =
+      o.probe ? std::make_unique<er::AnswerProbe>(session, *tokenizer, manifest.eos_ids, o.probe_config) : nullptr;
   er::GenerateOptions options;
   options.max_new_tokens = o.max_new_tokens;
   if (!o.ignore_eos) options.stop_ids = manifest.eos_ids;
   options.exit_policy = [&](const er::Step& s) {
-    bool abort = o.abort_threshold && er::GroupConfidenceAbort{*o.abort_threshold}(s.group_conf);
-    return std::make_pair(abort, stated ? (*stated)(s.token_id) : false);
+    er::Verdicts v;
+    v.group_abort = o.abort_threshold && er::GroupConfidenceAbort{*o.abort_threshold}(s.group_conf);
+    if (probe && !v.group_abort) std::tie(v.stated_answer, v.settled_answer) = (*probe)(s);
+    return v;
   };
   std::ofstream dump;
   if (!o.dump_logits.empty()) {
@@ -187,8 +224,6 @@ int run(const Options& o) {
     finish = s.finish_reason;
     std::cout << step_line(s, tokenizer.get()) << "\n" << std::flush;
   });
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
   er::TraceConfidence::Summary trace_summary = trace.summary();
   json summary = {
       {"format", manifest.format},
@@ -199,7 +234,8 @@ int run(const Options& o) {
       {"prefill_tps", t.prompt_tokens / (t.prefill_ms / 1e3)},
       // Steps after the first token over their time, as the Python bench measures decode.
       {"decode_tps", t.generated_tokens > 1 ? (t.generated_tokens - 1) / ((last_ms - first_ms) / 1e3) : 0.0},
-      {"peak_rss_bytes", static_cast<int64_t>(usage.ru_maxrss) * 1024},
+      {"load_ms", load_ms},
+      {"peak_rss_bytes", peak_rss_bytes()},
       {"threads", o.threads},
       {"trace",
        {{"mean_conf", trace_summary.mean_conf},
@@ -208,6 +244,11 @@ int run(const Options& o) {
         {"tail_conf", trace_summary.tail_conf},
         {"mean_logprob", trace_summary.mean_logprob},
         {"min_logprob", trace_summary.min_logprob}}}};
+  if (probe)
+    summary["probe"] = {{"num_probes", probe->num_probes},
+                        {"probe_tokens", probe->probe_tokens},
+                        {"settled_answer", probe->settled_answer ? json(*probe->settled_answer) : json(nullptr)},
+                        {"settled_conf", probe->settled_conf}};
   std::cout << json{{"summary", summary}}.dump() << "\n";
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "errors.h"
+#include "llama_ops.h"
 #include "manifest.h"
 
 // The wheel ships the thread pool library but not its header; these are its two entry points.
@@ -37,7 +38,7 @@ class PteBackend final : public Backend {
  public:
   PteBackend(const Manifest& manifest, int num_threads) : max_seq_len_(manifest.max_seq_len) {
     executorch::runtime::runtime_init();
-    register_llama_ops();
+    install_llama_ops();
     if (num_threads > 0) executorch::extension::threadpool::get_threadpool()->_unsafe_reset_threadpool(num_threads);
     std::string file = manifest.model_file();
     auto loader = executorch::extension::MmapDataLoader::from(

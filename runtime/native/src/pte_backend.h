@@ -9,7 +9,4 @@ namespace edgereason {
 
 std::unique_ptr<Backend> make_pte_backend(const Manifest& manifest, int num_threads);
 
-// Registers llama::update_cache.out and llama::custom_sdpa.out (llama_ops.cpp) with the runtime.
-void register_llama_ops();
-
 }  // namespace edgereason

@@ -1,23 +1,37 @@
 // Checks the sampler and the confidence signals against tests/golden/sampling.json, the vectors the
-// Python runtime is tested with: same tokens, signals within 1e-5.
-//   edgereason-golden-test path/to/sampling.json
+// Python runtime is tested with (same tokens, signals within 1e-5), and answer extraction and the
+// stated-answer rule against tests/golden/answers.json (the same strings).
+//   edgereason-golden-test path/to/sampling.json [path/to/answers.json]
 #include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "answers.h"
+#include "policies.h"
 #include "sampler.h"
 #include "signals.h"
 
 namespace er = edgereason;
 
+namespace {
+
+std::optional<std::string> optional_string(const nlohmann::json& value) {
+  return value.is_null() ? std::nullopt : std::optional<std::string>(value.get<std::string>());
+}
+
+std::string show(const std::optional<std::string>& value) { return value ? "'" + *value + "'" : "None"; }
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: edgereason-golden-test tests/golden/sampling.json\n";
+  if (argc != 2 && argc != 3) {
+    std::cerr << "usage: edgereason-golden-test tests/golden/sampling.json [tests/golden/answers.json]\n";
     return 2;
   }
   std::ifstream in(argv[1]);
@@ -67,6 +81,33 @@ int main(int argc, char** argv) {
                                                   std::to_string(c.at("token").get<int>()) + " " + key + ": got " +
                                                   std::to_string(value) + ", want " + std::to_string(want));
     }
+  }
+  if (argc == 3) {
+    std::ifstream answers_in(argv[2]);
+    if (!answers_in) {
+      std::cerr << "error: cannot read " << argv[2] << "\n";
+      return 2;
+    }
+    const auto answers = nlohmann::json::parse(answers_in);
+    for (const auto& c : answers.at("extract")) {
+      const std::string text = c.at("text");
+      const std::pair<std::optional<std::string>, const char*> got[] = {
+          {er::extract_math(text), "math"}, {er::extract_choice(text), "choice"},
+          {er::extract_choice(text, 4), "choice4"}};
+      for (const auto& [value, key] : got)
+        expect(value == optional_string(c.at(key)),
+               std::string(key) + " of " + nlohmann::json(text).dump() + ": got " + show(value) + ", want " +
+                   show(optional_string(c.at(key))));
+    }
+    for (const auto& c : answers.at("normalize")) {
+      const auto value = er::normalize_number(c.at("text"));
+      expect(value == optional_string(c.at("number")), "normalize " + c.at("text").dump() + ": got " + show(value));
+    }
+    for (const auto& c : answers.at("same_answer"))
+      expect(er::same_answer(optional_string(c.at("a")), optional_string(c.at("b"))) == c.at("same").get<bool>(),
+             "same_answer " + c.at("a").dump() + " " + c.at("b").dump());
+    for (const auto& c : answers.at("stated"))
+      expect(er::states_answer(c.at("line")) == c.at("stated").get<bool>(), "stated " + c.at("line").dump());
   }
   std::cout << passed << " passed, " << failed << " failed\n";
   return failed ? 1 : 0;

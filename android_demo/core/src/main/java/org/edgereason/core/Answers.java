@@ -25,7 +25,7 @@ public final class Answers {
     private static final Pattern CHOICE_IS = Pattern.compile(
             "answer\\s*(?:is|:)?\\s*:?\\s*\\**\\s*\\(?([A-E])\\)?(?![A-Za-z])", Pattern.CASE_INSENSITIVE);
     private static final Pattern LONE_CHOICE = Pattern.compile(
-            "\\(([A-E])\\)|(?:^|\\s)([A-E])[).:]?[ \\t]*(?=$|\\n)", Pattern.MULTILINE);
+            "\\(([A-E])\\)|(?:^|\\s)([A-E])[).:]?[ \\t]*(?=$|\\n)", Pattern.MULTILINE | Pattern.UNIX_LINES);
 
     private Answers() {
     }
@@ -37,7 +37,7 @@ public final class Answers {
         while (end > 0 && cleaned.charAt(end - 1) == '.') {
             end--;
         }
-        cleaned = cleaned.substring(0, end);
+        cleaned = cleaned.substring(0, end).trim(); // float() ignores surrounding whitespace
         if (!cleaned.matches("[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?")) {
             return null; // Python's float() grammar for the strings these patterns produce
         }

@@ -1,0 +1,20 @@
+// Answer extraction (runtime/answers.py): the final number of a math trace, or the letter of a
+// multiple-choice one. ASCII semantics for digits and whitespace, as in the Python and Java ports.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace edgereason {
+
+enum class AnswerKind { Math, Choice };
+
+// "1,000" -> "1000", "$5.50" -> "5.5", "12.0" -> "12"; nullopt if it is not a number.
+std::optional<std::string> normalize_number(const std::string& text);
+std::optional<std::string> extract_math(const std::string& text);
+std::optional<std::string> extract_choice(const std::string& text, int num_choices = 5);
+std::optional<std::string> extract(const std::string& text, AnswerKind kind);
+// Equal answers; math answers compare as numbers ("3" == "3.0").
+bool same_answer(const std::optional<std::string>& a, const std::optional<std::string>& b);
+
+}  // namespace edgereason
