@@ -133,6 +133,24 @@ def test_golden_vectors(runner):
     assert " 0 failed" in result.stdout
 
 
+def test_attention_arithmetic_is_the_same_on_every_isa():
+    """The attention kernel (shared with the Python runtime) hashes alike on x86_64 (its AVX2 or
+    baseline copy), on aarch64, and on an ARMv8.0 core: the same inputs give the same bits."""
+    outputs = {}
+    for arch in Arch:
+        prefix = launcher(arch)
+        if prefix is None:
+            skip(f"no runnable {arch.value} build: `edgereason native build --arch {arch.value}`")
+        binary = str(build_dir(arch) / "edgereason-attention-test")
+        for cpu in ([None] if arch == host_arch() else [None, "cortex-a72"]):
+            command = [prefix[0], "-cpu", cpu, *prefix[1:], binary] if cpu else [*prefix, binary]
+            result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, result.stderr
+            outputs[f"{arch.value} {cpu or ''}"] = result.stdout.strip()
+    assert len(set(outputs.values())) == 1, outputs
+    assert outputs[f"{host_arch().value} "].startswith("54 cases")
+
+
 def _recipe(folder: Path) -> str:
     return json.loads((folder / "manifest.json").read_text())["recipe"]["name"]
 

@@ -2,12 +2,13 @@
 
 export_llm programs call two custom ops, `llama::custom_sdpa` and `llama::update_cache`. ExecuTorch
 ships their kernels only inside its Python plugin (it needs libtorch), so a device runs other
-kernels: `runtime/native/src/llama_ops.cpp`, which the native runner links. The plugin's attention
-and ours agree to ~1e-6, but an int4 `.pte` quantizes activations per token, and 1e-6 is enough to
-flip roundings: the logits then move by ~1.5 and greedy tokens part within a few steps (measured,
-runtime/native/README.md). So the Python runtime compiles that same C++ file against the installed
-ExecuTorch once (cached under `$EDGEREASON_HOME/kernels`) and installs it in place of the plugin's:
-the Python runtime and `edgereason-run` then give the same numbers on the same CPU.
+kernels: `runtime/native/src/llama_ops.cpp` and `attention.cpp`, which the native runner links.
+The plugin's attention and ours agree to ~1e-6, but an int4 `.pte` quantizes activations per
+token, and 1e-6 is enough to flip roundings: the logits then move by ~2 and greedy tokens part
+within a few steps (measured, runtime/native/README.md). So the Python runtime compiles those same
+C++ files against the installed ExecuTorch once (cached under `$EDGEREASON_HOME/kernels`) and
+installs them in place of the plugin's: the Python runtime and `edgereason-run` then give the same
+numbers on the same CPU.
 
 Without a C++ compiler the plugin's kernels stay, with one warning: everything works, and int4
 `.pte` logits differ slightly from the native runner's.
@@ -28,7 +29,9 @@ from edgereason import cache
 
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).resolve().parents[1] / "native" / "src" / "llama_ops.cpp"
+NATIVE_SRC = Path(__file__).resolve().parents[1] / "native" / "src"
+SOURCES = (NATIVE_SRC / "llama_ops.cpp", NATIVE_SRC / "attention.cpp")
+HEADERS = (NATIVE_SRC / "llama_ops.h", NATIVE_SRC / "attention.h")
 # What the executorch wheel's libraries were compiled with (its executorch-config.cmake): class
 # layouts differ without them. CMakeLists.txt passes the same for the native runner, and its
 # Release flags (-O3 -DNDEBUG) and -ffp-contract=off are used here too, so both compile the kernels alike.
@@ -46,8 +49,8 @@ def executorch_root() -> Path:
 
 
 def compile_command(compiler: str, root: Path, output: Path) -> list[str]:
-    return [compiler, "-O3", "-DNDEBUG", "-ffp-contract=off", "-std=c++17", "-fPIC", "-shared", str(SOURCE),
-            "-o", str(output), f"-I{SOURCE.parent}", f"-I{root / 'include'}",
+    return [compiler, "-O3", "-DNDEBUG", "-ffp-contract=off", "-std=c++17", "-fPIC", "-shared",
+            *map(str, SOURCES), "-o", str(output), f"-I{NATIVE_SRC}", f"-I{root / 'include'}",
             f"-I{root / 'include' / 'executorch' / 'runtime' / 'core' / 'portable_type' / 'c10'}",
             *(f"-D{d}" for d in DEFINES),
             f"-L{root / 'lib'}", "-lexecutorch", "-lexecutorch_threadpool", f"-Wl,-rpath,{root / 'lib'}"]
@@ -56,7 +59,7 @@ def compile_command(compiler: str, root: Path, output: Path) -> list[str]:
 def library_path(compiler: str) -> Path:
     """Cached per source, compile command and executorch version: any change builds a new one."""
     key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), SOURCE.with_suffix(".h").read_bytes(), metadata.version("executorch").encode(),
+    for part in (*(f.read_bytes() for f in SOURCES + HEADERS), metadata.version("executorch").encode(),
                  " ".join(compile_command(compiler, executorch_root(), Path("out"))).encode()):
         key.update(part)
     return cache.home() / "kernels" / key.hexdigest()[:16] / "libedgereason_llama_ops.so"
@@ -73,7 +76,7 @@ def build(compiler: str) -> Path:
         result = subprocess.run(compile_command(compiler, executorch_root(), staged),
                                 capture_output=True, text=True)
         if result.returncode != 0:
-            raise RuntimeError(f"compiling {SOURCE.name} failed:\n{result.stderr[-2000:]}")
+            raise RuntimeError(f"compiling the kernels ({NATIVE_SRC}) failed:\n{result.stderr[-2000:]}")
         os.replace(staged, target)
     return target
 
