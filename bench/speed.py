@@ -152,18 +152,16 @@ def run_worker(system: System, threads: int, prompt: list[int], gen_tokens: int)
     """One timed run in a fresh process; raises RuntimeError with the worker's last words."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
     if system.runner == peers.NATIVE:
-        command = native_command(system.path, threads, prompt, gen_tokens)
+        command, parse = native_command(system.path, threads, prompt, gen_tokens), native_timing
     else:
         spec = json.dumps({"runner": system.runner, "path": str(system.path), "threads": threads, "prompt": prompt,
                            "gen_tokens": gen_tokens})
-        command = [sys.executable, "-m", WORKER, spec]
+        command, parse = [sys.executable, "-m", WORKER, spec], lambda out: json.loads(out.strip().splitlines()[-1])
     proc = subprocess.run(command, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         last = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
         raise RuntimeError(f"{system.label} failed (exit {proc.returncode}): {last[0]}")
-    if system.runner == peers.NATIVE:
-        return {**native_timing(proc.stdout), "prompt_tokens": len(prompt)}
-    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "prompt_tokens": len(prompt)}
+    return {**parse(proc.stdout), "prompt_tokens": len(prompt)}
 
 
 def run(systems: list[System], prompt_ids: dict[str, list[int]], *, threads: int, gen_tokens: int, rounds: int,

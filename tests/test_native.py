@@ -32,8 +32,9 @@ def build_dir(arch: Arch) -> Path:
     return native.build_dir(arch.value)
 
 
-def launcher(arch: Arch) -> list[str] | None:
-    """The command prefix that runs `arch` binaries here, or None when this machine can't."""
+def launcher(arch: Arch, cpu: str | None = None) -> list[str] | None:
+    """The command prefix that runs `arch` binaries here, or None when this machine can't. `cpu` names
+    the core qemu emulates (and the cpuinfo shim describes), e.g. cortex-a72."""
     if not (build_dir(arch) / "edgereason-run").is_file():
         return None
     if arch == host_arch():
@@ -43,7 +44,8 @@ def launcher(arch: Arch) -> list[str] | None:
     if arch != Arch.aarch64 or qemu is None or not QEMU_SYSROOT.is_dir() or not shim.is_file():
         return None
     # qemu 7.x shows the guest the host's /proc/cpuinfo; ONNX Runtime crashes on it at load (see the shim).
-    return [qemu, "-L", str(QEMU_SYSROOT), "-E", f"LD_PRELOAD={shim}"]
+    core = ["-cpu", cpu, "-E", f"EDGEREASON_CPUINFO={cpu}"] if cpu else []
+    return [qemu, *core, "-L", str(QEMU_SYSROOT), "-E", f"LD_PRELOAD={shim}"]
 
 
 ARCHS = [pytest.param(arch, id=arch.value) for arch in Arch]
@@ -138,13 +140,11 @@ def test_attention_arithmetic_is_the_same_on_every_isa():
     baseline copy), on aarch64, and on an ARMv8.0 core: the same inputs give the same bits."""
     outputs = {}
     for arch in Arch:
-        prefix = launcher(arch)
-        if prefix is None:
+        if launcher(arch) is None:
             skip(f"no runnable {arch.value} build: `edgereason native build --arch {arch.value}`")
         binary = str(build_dir(arch) / "edgereason-attention-test")
         for cpu in ([None] if arch == host_arch() else [None, "cortex-a72"]):
-            command = [prefix[0], "-cpu", cpu, *prefix[1:], binary] if cpu else [*prefix, binary]
-            result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            result = subprocess.run([*launcher(arch, cpu), binary], capture_output=True, text=True, timeout=300)
             assert result.returncode == 0, result.stderr
             outputs[f"{arch.value} {cpu or ''}"] = result.stdout.strip()
     assert len(set(outputs.values())) == 1, outputs
@@ -249,7 +249,7 @@ def test_runs_on_an_armv8_0_core(runner, folders):
     arch, prefix = runner
     if arch != Arch.aarch64 or not prefix:
         pytest.skip("an emulated-core check: the aarch64 build under qemu")
-    prefix = [prefix[0], "-cpu", "cortex-a72", *prefix[1:], "-E", "EDGEREASON_CPUINFO=cortex-a72"]
+    prefix = launcher(arch, cpu="cortex-a72")
     for folder in folders:
         result = subprocess.run([*prefix, str(build_dir(Arch.aarch64) / "edgereason-run"), str(folder), "--tokens",
                                  ",".join(map(str, PROMPT)), "--max-new-tokens", "4", "--ignore-eos"],

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -88,8 +89,6 @@ void custom_sdpa_out(KernelRuntimeContext& context, Span<EValue*> stack) {
   float* od = out.mutable_data_ptr<float>();
   const int64_t group = Hq / Hkv;
   const float fscale = static_cast<float>(scale);
-  // One task per (batch, query row, head): each head's arithmetic is the same whatever the thread
-  // count, so the result does not depend on --threads.
   if (group > kMaxGroup || D > kMaxHeadSize)
     return fail(context, op, "at most 8 query heads per kv head and a head size of at most 256 are supported");
   // One task per (batch, query row, kv head): its `group` query heads are contiguous in q and out
@@ -135,7 +134,8 @@ extern "C" int edgereason_install_llama_ops() {
   try {
     edgereason::install_llama_ops();
     return 0;
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "edgereason: %s\n", e.what());
     return 1;
   }
 }
