@@ -79,7 +79,7 @@ def run_config(config_path: Path, work: Path, matrix: MatrixConfig,
         generation = config_path.with_name(f"{config_path.stem}.generation_config.json")
         archs.make_random_checkpoint(config, checkpoint, seed=matrix.seed, layers=matrix.layers, vocab=matrix.vocab,
                                      generation_config=generation if generation.is_file() else None)
-        (checkpoint / models.COMPLETE_MARKER).write_text(f"random seed {matrix.seed}\n")
+        models.mark_complete(checkpoint, f"random seed {matrix.seed}")
     vocab = min(matrix.vocab or config["vocab_size"], config["vocab_size"])
     prompt = np.random.default_rng(matrix.seed).integers(0, vocab, PROMPT_TOKENS).tolist()
     rows = []

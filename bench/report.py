@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display here or in CI
 import matplotlib.pyplot as plt  # noqa: E402
+
+from edgereason.errors import UsageError  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -52,13 +55,29 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[Column]) -> str:
     return "\n".join(lines)
 
 
+def check_output(root: Path) -> None:
+    """Refuse, before a benchmark runs, a report folder that can't be written (its results would be lost).
+
+    Raises:
+        UsageError: `root` is a file, or can't be created or written.
+    """
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--output {root} is a file: pass a folder to write the report folder in")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-check-"):
+            pass
+    except OSError as e:
+        raise UsageError(f"cannot write to --output {root} ({e.strerror}): choose another folder") from None
+
+
 class Report:
     """Collects sections, then writes the folder in one step (`publish`)."""
 
     def __init__(self, root: Path, title: str, facts: dict):
         self.root = root
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
-        root.mkdir(parents=True, exist_ok=True)
+        check_output(root)
         self.staging = root / f".{self.stamp}.partial"
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir()

@@ -184,11 +184,15 @@ def run(systems: list[System], prompt_ids: dict[str, list[int]], *, threads: int
     return results
 
 
-def check_folders(folders: list[Path]) -> None:
+def check_folders(folders: list[Path], context_tokens: int = 0) -> None:
+    """One clear error for a missing or corrupt folder, or one whose context can't hold `context_tokens`."""
     if not folders:
         raise UsageError("give at least one artifact folder, e.g. artifacts/*")
     for folder in folders:
-        read_manifest(folder, verify_sha256=False)  # one clear error for a missing/corrupt folder
+        manifest = read_manifest(folder, verify_sha256=False)
+        if context_tokens > manifest.arch.max_seq_len:
+            raise UsageError(f"{folder.name} has a context of {manifest.arch.max_seq_len} tokens, the run needs "
+                             f"{context_tokens} (prompt + decode steps + 1): lower --prompt-tokens or --gen-tokens")
 
 
 def result_row(result: Result, bandwidth_gbs: float) -> dict:

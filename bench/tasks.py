@@ -5,13 +5,12 @@ wrong at that size, while 1–4 step word problems span easy to hard. Problems a
 a seed, so a (seed, n) pair names the same problems on every machine.
 """
 
-import json
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgereason import cache
+from edgereason import cache, schema
 from edgereason.errors import UsageError
 from edgereason.runtime.answers import AnswerKind, extract_math
 
@@ -79,50 +78,59 @@ def _word_problem(rng: random.Random, pid: str, num_steps: int) -> Problem:
 def read_gsm8k(path: Path | None = None, *, n: int | None = None, offset: int = 0) -> list[Problem]:
     """GSM8K records (`question`, `answer` ending in `#### n`) from a JSONL file."""
     path = Path(path) if path else cache.data_dir() / "gsm8k_test.jsonl"
-    rows = _read_jsonl(path, n, offset)
-    out = []
-    for i, row in enumerate(rows):
-        try:
-            answer = extract_math(row["answer"].rsplit("####", 1)[1])
-            out.append(Problem(f"gsm8k-{offset + i}", row["question"], answer or "",
-                               meta={"solution": row["answer"]}))
-        except (KeyError, IndexError, AttributeError) as e:
-            raise UsageError(f"{path} line {offset + i + 1} is not a GSM8K record ({e}): pass a GSM8K JSONL") from e
-    return out
+    return [Problem(f"gsm8k-{lineno - 1}", row["question"], extract_math(row["answer"].rsplit("####", 1)[1]) or "",
+                    meta={"solution": row["answer"]})
+            for lineno, row in _read_jsonl(path, n, offset, "task_gsm8k", "a GSM8K")]
 
 
 def read_arc(path: Path | None = None, *, n: int | None = None, offset: int = 0) -> list[Problem]:
     """ARC records; numeric labels (1–4) are shown as A–D so one extractor serves all."""
     path = Path(path) if path else cache.data_dir() / "arc_easy_test.jsonl"
-    rows = _read_jsonl(path, n, offset)
     out = []
-    for i, row in enumerate(rows):
-        try:
-            labels = [c["label"] for c in row["question"]["choices"]]
-            letters = "ABCDE"[: len(labels)]
-            as_letter = dict(zip(labels, letters, strict=True))
-            choices = tuple(f"{letters[j]}. {c['text']}" for j, c in enumerate(row["question"]["choices"]))
-            out.append(Problem(row.get("id", f"arc-{offset + i}"), row["question"]["stem"],
-                               as_letter[row["answerKey"]], kind=AnswerKind.CHOICE, choices=choices))
-        except (KeyError, TypeError, ValueError) as e:
-            raise UsageError(f"{path} line {offset + i + 1} is not an ARC record ({e}): pass an ARC JSONL") from e
+    for lineno, row in _read_jsonl(path, n, offset, "task_arc", "an ARC"):
+        labels = [c["label"] for c in row["question"]["choices"]]
+        if len(set(labels)) != len(labels) or row["answerKey"] not in labels:
+            raise UsageError(f"{path} line {lineno}: answerKey {row['answerKey']!r} is not exactly one of the choice "
+                             f"labels {labels}: fix the record or pass an ARC JSONL")
+        letters = "ABCDE"[: len(labels)]
+        as_letter = dict(zip(labels, letters, strict=True))
+        choices = tuple(f"{letters[j]}. {c['text']}" for j, c in enumerate(row["question"]["choices"]))
+        out.append(Problem(row.get("id", f"arc-{lineno - 1}"), row["question"]["stem"], as_letter[row["answerKey"]],
+                           kind=AnswerKind.CHOICE, choices=choices))
     return out
 
 
-def _read_jsonl(path: Path, n: int | None, offset: int) -> list[dict]:
+def _read_jsonl(path: Path, n: int | None, offset: int, schema_name: str | None = None,
+                kind: str = "a task") -> list[tuple[int, dict]]:
+    """(line number, record) for up to `n` records after `offset` lines, each checked against its schema.
+
+    Raises:
+        UsageError: a missing, binary or empty file, or a line that is not a JSON record of this kind.
+    """
+    fix = f"pass {kind} JSONL file (one JSON object per line)"
     if not path.is_file():
         raise UsageError(f"{path} does not exist: pass the task file's path (see ../shared/data/README.md)")
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if lineno <= offset or not line.strip():
-                continue
-            if n is not None and len(rows) >= n:
-                break
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise UsageError(f"{path} line {lineno} is not JSON ({e.msg}): pass a JSONL file") from e
+    rows: list[tuple[int, dict]] = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if lineno <= offset or not line.strip():
+                    continue
+                if n is not None and len(rows) >= n:
+                    break
+                try:
+                    row = schema.parse(line)
+                except (ValueError, RecursionError) as e:
+                    raise UsageError(f"{path} line {lineno} is not JSON ({str(e)[:80]}): {fix}") from None
+                if schema_name:
+                    schema.validate(row, schema_name, label=f"{path} line {lineno}", fix=fix, error=UsageError)
+                rows.append((lineno, row))
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path} is not UTF-8 text (byte {e.start}): {fix}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {path} ({e.strerror}): {fix}") from None
+    if not rows and (n is None or n > 0):
+        raise UsageError(f"{path} has no records" + (f" after line {offset}" if offset else "") + f": {fix}")
     return rows
 
 
@@ -136,8 +144,8 @@ def load_task(name: str, *, n: int, seed: int = 0, offset: int = 0, path: Path |
         return read_arc(path, n=n, offset=offset)
     candidate = Path(name)
     if candidate.is_file():
-        first = _read_jsonl(candidate, 1, 0)
-        if first and "answerKey" in first[0]:
+        (_, first), = _read_jsonl(candidate, 1, 0)
+        if isinstance(first, dict) and "answerKey" in first:
             return read_arc(candidate, n=n, offset=offset)
         return read_gsm8k(candidate, n=n, offset=offset)
     raise UsageError(f"unknown task '{name}': use builtin, gsm8k, arc-easy or a JSONL path")

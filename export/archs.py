@@ -16,6 +16,8 @@ import json
 import shutil
 from pathlib import Path
 
+from edgereason.errors import ModelSourceError
+
 # The tokenizer files a checkpoint and an artifact carry (chat template included).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 
@@ -53,6 +55,36 @@ def config_reason(config: dict) -> str | None:
     if (config.get("hidden_act") or "silu") != "silu":
         return f"activation {config.get('hidden_act')} is not supported (SwiGLU with silu only)"
     return None
+
+
+def read_config(path: Path) -> dict:
+    """A checkpoint's config.json, parsed strictly and checked by `check_config`.
+
+    Raises:
+        ModelSourceError: unreadable, not JSON, or a field out of bounds; the message names the field.
+    """
+    from edgereason import schema
+
+    config = schema.read_json(path, what="a Hugging Face config.json", fix="pass the model's own config.json",
+                              error=ModelSourceError)
+    check_config(config, str(path))
+    return config
+
+
+def check_config(config, label: str) -> None:
+    """config.json against hf_config.schema.json, then the rules across fields the exporters rely on."""
+    from edgereason import schema
+
+    fix = "pass the model's own config.json"
+    schema.validate(config, "hf_config", label=label, fix=fix, error=ModelSourceError)
+    heads = config["num_attention_heads"]
+    kv = config.get("num_key_value_heads") or heads
+    if heads % kv:
+        raise ModelSourceError(f"{label}: num_key_value_heads: {kv} does not divide num_attention_heads {heads}: "
+                               f"{fix}")
+    if not config.get("head_dim") and config["hidden_size"] % heads:
+        raise ModelSourceError(f"{label}: hidden_size: {config['hidden_size']} is not divisible by "
+                               f"num_attention_heads {heads} and there is no head_dim: {fix}")
 
 
 def max_context(config: dict) -> int | None:

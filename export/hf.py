@@ -6,6 +6,7 @@ model.safetensors, tokenizer.json, tokenizer_config.json (with the chat template
 
 import contextlib
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from edgereason.logs import captured_output
 from edgereason.models import ModelSource, SourceKind
 
 from . import archs, support
+
+log = logging.getLogger(__name__)
 
 
 def normalize(source: ModelSource) -> Path:
@@ -51,12 +54,16 @@ def normalize(source: ModelSource) -> Path:
 
 
 def _cached(name: str, origin: str, build) -> Path:
+    """The cache folder `name`, built once; a folder whose files no longer match its marker is built again."""
     final = models.cached_dir(name)
     if models.is_complete(final):
-        return final
+        problem = models.cache_problem(final)
+        if problem is None:
+            return final
+        log.warning(f"the cached {name} is damaged ({problem}): converting it again")
     with artifact.staging(final, overwrite=True) as tmp, captured_output(cache.log_path(f"convert-{name}")):
         build(tmp)
-        (tmp / models.COMPLETE_MARKER).write_text(origin + "\n")
+        models.mark_complete(tmp, origin)
     return final
 
 
@@ -161,10 +168,7 @@ def repair_tokenizer(folder: Path) -> None:
 
 
 def read_config(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "config.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelSourceError(f"{folder}/config.json is unreadable ({e}): pass a valid HF checkpoint") from e
+    return archs.read_config(folder / "config.json")
 
 
 def check_checkpoint(folder: Path) -> dict:

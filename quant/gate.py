@@ -52,12 +52,7 @@ def read_tokens(tokenizer_file: Path | None, data: Path, num_tokens: int, *, voc
         if vocab_size < 1:
             raise ValueError("a tokenizer-free gate needs the vocabulary size")
         return np.random.default_rng(0).integers(0, vocab_size, num_tokens).tolist()
-    if not data.is_file():
-        raise UsageError(f"gate data {data} does not exist: pass --gate-data PATH (WikiText-2 raw test text)")
-    try:
-        text = data.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise UsageError(f"gate data {data} is not UTF-8 text ({e.reason}): pass a UTF-8 text file") from e
+    text = read_text(data)
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     # ~4 characters per token in WikiText: 16x leaves room, and the whole file is the fallback.
     tokens = tokenizer.encode(text[: num_tokens * 16]).ids
@@ -66,6 +61,27 @@ def read_tokens(tokenizer_file: Path | None, data: Path, num_tokens: int, *, voc
     if len(tokens) < num_tokens:
         raise UsageError(f"{data} has only {len(tokens)} tokens, {num_tokens} asked: lower --gate-tokens")
     return tokens[:num_tokens]
+
+
+def read_text(data: Path) -> str:
+    """The gate's text, checked: called before an export starts, so a bad path fails in a second, not after it.
+
+    Raises:
+        UsageError: missing, not a file, not UTF-8, or empty.
+    """
+    if not data.is_file():
+        problem = "is a folder" if data.is_dir() else "does not exist"
+        raise UsageError(f"gate data {data} {problem}: pass --gate-data PATH (WikiText-2 raw test text)")
+    try:
+        text = data.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"gate data {data} is not UTF-8 text ({e.reason} at byte {e.start}): pass a UTF-8 text "
+                         "file") from None
+    except OSError as e:
+        raise UsageError(f"cannot read gate data {data} ({e.strerror}): pass a readable --gate-data") from None
+    if not text.strip():
+        raise UsageError(f"gate data {data} is empty: pass a text file with at least a few thousand words")
+    return text
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

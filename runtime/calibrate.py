@@ -4,17 +4,18 @@ The calibrator belongs to one artifact (its confidence signals are that artifact
 records the artifact's model-file sha256 and `load_calibrator` refuses any other artifact.
 """
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from edgereason import artifact, schema
 from edgereason.errors import UsageError
 
 CALIBRATOR_FILE = "calibrator.{strategy}.json"  # one per solve strategy: their features differ
 CALIBRATOR_VERSION = 1
+MIN_PROBLEMS = 20  # fewer leave a held-out part too small to choose a threshold on
 
 
 @dataclass
@@ -53,10 +54,9 @@ class Calibrator:
         return p
 
     def save(self, folder: Path) -> Path:
+        """Write the file into the artifact folder and list it in the manifest, so loading verifies it."""
         path = calibrator_path(folder, self.strategy)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        tmp.replace(path)
+        artifact.add_file(Path(folder), path.name, (schema.dumps(asdict(self), indent=2) + "\n").encode())
         return path
 
 
@@ -177,8 +177,8 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], *, features: 
     """
     y = np.asarray(correct, dtype=float)
     x = feature_matrix(rows, features)
-    if len(y) < 20:
-        raise UsageError(f"calibration needs at least 20 problems, got {len(y)}: raise --n")
+    if len(y) < MIN_PROBLEMS:
+        raise UsageError(f"calibration needs at least {MIN_PROBLEMS} problems, got {len(y)}: raise --n")
     order = np.random.default_rng(seed).permutation(len(y))
     n_test = max(1, int(round(holdout * len(y))))
     test, train = order[:n_test], order[n_test:]
@@ -187,7 +187,7 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], *, features: 
                          "calibration needs both; use a harder/easier task or a larger --n")
     mean = x[train].mean(0)
     scale = x[train].std(0)
-    scale[scale == 0] = 1.0
+    scale[scale < 1e-12] = 1.0  # a constant feature (the schema's lower bound keeps predict finite)
     weights, bias = fit_logistic((x[train] - mean) / scale, y[train])
     cal = Calibrator(features=list(features), mean=mean.tolist(), scale=scale.tolist(), weights=weights.tolist(),
                      bias=bias, threshold=1.0, target_risk=target_risk, artifact_sha256=artifact_sha256,
@@ -206,16 +206,57 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], *, features: 
     return cal
 
 
+CALIBRATOR_FIX = "run `edgereason calibrate` again"
+
+
+def parse_calibrator(text: str, label: str) -> Calibrator:
+    """A Calibrator from JSON text (see `check_calibrator`)."""
+    try:
+        data = schema.parse(text)
+    except RecursionError:
+        raise UsageError(f"{label} is nested too deeply to be a calibrator: {CALIBRATOR_FIX}") from None
+    except ValueError as e:
+        raise UsageError(f"{label} is not valid JSON ({str(e)[:120]}): {CALIBRATOR_FIX}") from None
+    return check_calibrator(data, label)
+
+
+def check_calibrator(data, label: str) -> Calibrator:
+    """Parsed calibrator JSON checked against calibrator.schema.json and the rules across its fields (the Java
+    core applies the same; tests/golden/bad_files.json holds the cases both refuse).
+
+    Raises:
+        UsageError: naming `label`, the field and the fix.
+    """
+    fix = CALIBRATOR_FIX
+    schema.validate(data, "calibrator", label=label, fix=fix)
+    n = len(data["features"])
+    if len(set(data["features"])) != n:
+        raise UsageError(f"{label}: features: a feature repeats: {fix}")
+    for name in ("mean", "scale", "weights"):
+        if len(data[name]) != n:
+            raise UsageError(f"{label}: {name}: {len(data[name])} values for {n} features: {fix}")
+    iso_x, iso_y = data.get("isotonic_x", []), data.get("isotonic_y", [])
+    if len(iso_y) != len(iso_x):
+        raise UsageError(f"{label}: isotonic_y: {len(iso_y)} values, must be as long as isotonic_x ({len(iso_x)}): "
+                         f"{fix}")
+    if any(b < a for a, b in zip(iso_x, iso_x[1:], strict=False)):
+        raise UsageError(f"{label}: isotonic_x: values must be non-decreasing: {fix}")
+    return Calibrator(**data)
+
+
 def load_calibrator(folder: Path, artifact_sha256: str, strategy: str) -> Calibrator | None:
-    """The artifact's calibrator for `strategy`, or None if it has none. Refuses one fitted on another artifact."""
+    """The artifact's calibrator for `strategy`, or None if it has none. Refuses one fitted on another artifact.
+
+    The file is listed in the manifest by `Calibrator.save`, so the folder check has verified its bytes.
+    """
     path = calibrator_path(folder, strategy)
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text())
-        cal = Calibrator(**data)
-    except (json.JSONDecodeError, TypeError) as e:
-        raise UsageError(f"{path} is not a calibrator file ({e}): run `edgereason calibrate` again") from e
+    label = f"{Path(folder).name}/{path.name}"
+    cal = check_calibrator(schema.read_json(path, what="a calibrator", fix=CALIBRATOR_FIX), label)
+    if cal.strategy != strategy:
+        raise UsageError(f"{label}: strategy: {cal.strategy!r} is not this file's strategy {strategy!r}: "
+                         f"{CALIBRATOR_FIX}")
     if cal.artifact_sha256 != artifact_sha256:
         raise UsageError(f"{path} was fitted on another artifact (sha256 {cal.artifact_sha256[:12]}…, this one is "
                          f"{artifact_sha256[:12]}…): run `edgereason calibrate` on this artifact")

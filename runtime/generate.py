@@ -54,7 +54,8 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
             previous vote trace) is kept and only the rest is prefilled; otherwise the cache is reset.
         prompt_ids: the prompt, chat template already applied.
         sampler: from `make_sampler`; greedy by default.
-        max_new_tokens: generation budget; the prompt plus this must fit the context.
+        max_new_tokens: generation budget. A trace that fills the context first ends there, with
+            finish_reason "length", as it does at the budget.
         stop_ids: token ids that end the trace (default: the model's eos ids).
         exit_policy: early exit; see `runtime.policies`.
         confidence: a TraceConfidence to fill (pass your own to read the trace summary after).
@@ -63,7 +64,7 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
         One Step per token; the eos token itself is yielded with finish_reason "stop".
 
     Raises:
-        ContextOverflowError: the prompt plus the tokens decoded so far exceed the context.
+        ContextOverflowError: the prompt alone does not fit the context (before anything is yielded).
     """
     stops = set(backend.info.eos_ids if stop_ids is None else stop_ids)
     trace = confidence if confidence is not None else TraceConfidence()
@@ -82,8 +83,8 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
             reason = "stop"
         elif exit_policy is not None and exit_policy(step, trace):
             reason = "early_exit"
-        elif index == max_new_tokens - 1:
-            reason = "length"
+        elif index == max_new_tokens - 1 or backend.position >= backend.info.max_seq_len:
+            reason = "length"  # the budget, or the context: this token has no room in the cache
         else:
             reason = None
         if reason:

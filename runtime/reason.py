@@ -6,6 +6,7 @@ can't be overtaken). The decision: a calibrator (fitted per artifact) maps the r
 to P(correct); accept at or above its threshold, otherwise escalate (the slow path).
 """
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ class ExitConfig:
             raise UsageError("--abort-window and --probe-patience must be >= 1, --probe-min-tokens >= 0")
         if not 0.0 <= self.probe_threshold <= 1.0:
             raise UsageError(f"--probe-threshold must be in [0, 1], got {self.probe_threshold}")
+        if not math.isfinite(self.abort_threshold):
+            raise UsageError(f"--abort-threshold must be a finite number, got {self.abort_threshold}")
 
 
 @dataclass(frozen=True)

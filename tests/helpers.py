@@ -1,5 +1,6 @@
 """Helpers shared by the CLI tests: run `edgereason` as a user would and check its one-line errors."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,3 +17,18 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, words: s
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.strip().splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and words in lines[0], proc.stderr
+    before = proc.stderr.split("error:", 1)[0].splitlines()
+    assert all(line.strip() for line in before), f"blank line before the error: {proc.stderr!r}"
+
+
+BAD_FILES = json.loads((Path(__file__).parent / "golden" / "bad_files.json").read_text())
+
+
+def golden_folder(root: Path) -> Path:
+    """The valid artifact folder of tests/golden/bad_files.json (a manifest and two small files), in `root`."""
+    folder = root / "tiny-int4-pte"
+    folder.mkdir()
+    for name, text in BAD_FILES["manifest"]["files"].items():
+        (folder / name).write_text(text)
+    (folder / "manifest.json").write_text(json.dumps(BAD_FILES["manifest"]["valid"]))
+    return folder

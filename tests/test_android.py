@@ -2,6 +2,7 @@
 demo's host-JVM tests (android_demo/scripts/test_core.sh) when javac and JUnit 4 are installed."""
 
 import os
+import re
 import shutil
 import subprocess
 import textwrap
@@ -18,15 +19,18 @@ REMOTE = "/sdcard/Android/data/org.edgereason.demo/files/artifacts"
 
 FAKE_ADB = textwrap.dedent("""\
     #!/usr/bin/env bash
-    # Stands in for adb: records each call, answers `devices` from $FAKE_ADB_DEVICES, fails `push` on request.
+    # Stands in for adb and does what adb would: records each call, answers `devices` from $FAKE_ADB_DEVICES,
+    # runs `shell` commands with bash (the phone's /sdcard is $FAKE_SDCARD, the shell's working folder
+    # $FAKE_DEVICE_CWD) and copies `push` into the fake /sdcard; fails `push` on request.
     printf '%s\\n' "$*" >> "$FAKE_ADB_LOG"
     args=("$@")
     if [[ ${args[0]} == -s ]]; then args=("${args[@]:2}"); fi
     case "${args[0]}" in
       devices) printf 'List of devices attached\\n%b\\n' "${FAKE_ADB_DEVICES:-}" ;;
+      shell) cd "$FAKE_DEVICE_CWD" && exec bash -c "${args[1]//\\/sdcard/$FAKE_SDCARD}" ;;
       push)
         if [[ -n ${FAKE_ADB_PUSH_ERROR:-} ]]; then echo "$FAKE_ADB_PUSH_ERROR" >&2; exit 1; fi
-        echo "${args[1]}: 2 files pushed." ;;
+        cp -r "${args[1]}" "${args[2]/#\\/sdcard/$FAKE_SDCARD}" && echo "${args[1]}: 2 files pushed." ;;
     esac
     """)
 
@@ -60,8 +64,11 @@ def push(tmp_path: Path, *args: str, devices: str | None = "emulator-5554\tdevic
         (bin_dir / "adb").write_text(FAKE_ADB)
         (bin_dir / "adb").chmod(0o755)
     log = tmp_path / "adb.log"
+    (tmp_path / "sdcard").mkdir(exist_ok=True)
+    (tmp_path / "device-cwd").mkdir(exist_ok=True)
     env = {**os.environ, "PATH": f"{bin_dir}:/bin:/usr/bin" if adb else str(bin_dir), "FAKE_ADB_LOG": str(log),
-           "FAKE_ADB_DEVICES": devices or "", "FAKE_ADB_PUSH_ERROR": push_error}
+           "FAKE_ADB_DEVICES": devices or "", "FAKE_ADB_PUSH_ERROR": push_error,
+           "FAKE_SDCARD": str(tmp_path / "sdcard"), "FAKE_DEVICE_CWD": str(tmp_path / "device-cwd")}
     if not adb:
         env["PATH"] = str(bin_dir)
     proc = subprocess.run([EDGEREASON, "android", "push", *args], capture_output=True, text=True, env=env,
@@ -69,17 +76,43 @@ def push(tmp_path: Path, *args: str, devices: str | None = "emulator-5554\tdevic
     return proc, log.read_text().splitlines() if log.exists() else []
 
 
+def on_phone(tmp_path: Path) -> Path:
+    """The fake phone's artifacts folder."""
+    return tmp_path / "sdcard" / REMOTE.removeprefix("/sdcard/")
+
+
 def test_push_copies_under_a_hidden_name_then_renames(tmp_path, folder):
     proc, calls = push(tmp_path, str(folder))
     assert proc.returncode == 0, proc.stderr
     assert "pushed tiny-int4-pte" in proc.stdout and f"emulator-5554:{REMOTE}/tiny-int4-pte" in proc.stdout
-    partial = f"{REMOTE}/.tiny-int4-pte.partial"
+    partial = re.fullmatch(rf"-s emulator-5554 push {re.escape(str(folder))} ({REMOTE}/\.push-[0-9a-f]{{16}}"
+                           r"\.partial)", calls[2])
+    assert partial, calls
     assert calls == [
         "devices",
-        f"-s emulator-5554 shell rm -rf '{partial}' && mkdir -p '{REMOTE}'",
-        f"-s emulator-5554 push {folder} {partial}",
-        f"-s emulator-5554 shell rm -rf '{REMOTE}/tiny-int4-pte' && mv '{partial}' '{REMOTE}/tiny-int4-pte'",
+        f"-s emulator-5554 shell mkdir -p {REMOTE}",
+        f"-s emulator-5554 push {folder} {partial[1]}",
+        f"-s emulator-5554 shell rm -rf {REMOTE}/tiny-int4-pte && mv {partial[1]} {REMOTE}/tiny-int4-pte",
     ]
+    landed = on_phone(tmp_path)
+    assert sorted(p.name for p in landed.iterdir()) == ["tiny-int4-pte"]  # no staging copy left behind
+    assert (landed / "tiny-int4-pte" / "model.pte").read_bytes() == (folder / "model.pte").read_bytes()
+    artifact.read_manifest(landed / "tiny-int4-pte")  # the copy on the phone verifies
+
+
+@pytest.mark.parametrize("name", ["evil';touch PWNED;'", 'evil";touch PWNED;"', "evil$(touch PWNED)", "-rf x"])
+def test_folder_names_never_reach_the_device_shell(tmp_path, folder, name):
+    evil = folder.rename(folder.parent / name)
+    proc, calls = push(tmp_path, str(evil))
+    assert_one_line_error(proc, 2, "has characters the app can't list")
+    assert calls == [] and not list((tmp_path / "device-cwd").iterdir())
+
+
+@pytest.mark.parametrize("package", ["org.x';reboot;'", "org.x$(touch PWNED)", "org", "org..x", "1org.x", ""])
+def test_package_ids_are_checked(tmp_path, folder, package):
+    proc, calls = push(tmp_path, str(folder), "--package", package)
+    assert_one_line_error(proc, 2, "is not an Android application id")
+    assert calls == [] and not list((tmp_path / "device-cwd").iterdir())
 
 
 def test_missing_adb_names_the_fix(tmp_path, folder):
@@ -105,6 +138,7 @@ def test_several_devices_need_a_serial(tmp_path, folder):
     proc, calls = push(tmp_path, str(folder), "--serial", "R58M123", devices=devices)
     assert proc.returncode == 0, proc.stderr
     assert calls[-1].startswith("-s R58M123 shell rm -rf")
+    assert (on_phone(tmp_path) / "tiny-int4-pte").is_dir()
     proc, _ = push(tmp_path, str(folder), "--serial", "nope", devices=devices)
     assert_one_line_error(proc, 2, "device nope is not connected (connected: emulator-5554, R58M123)")
 

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from helpers import golden_folder
 
-from edgereason.errors import UsageError
+from edgereason import artifact
+from edgereason.errors import ArtifactError, UsageError
 from edgereason.runtime import calibrate
 
 
@@ -48,16 +50,24 @@ def test_auroc_and_ece_on_hand_examples():
     assert calibrate.ece(np.array([0.95, 0.95]), np.array([0, 0])) == pytest.approx(0.95)
 
 
-def test_save_load_and_refusal_for_another_artifact(tmp_path):
+def test_save_lists_the_file_in_the_manifest_and_load_refuses_another_artifact(tmp_path):
+    folder = golden_folder(tmp_path)
     rows, y, _ = synthetic(300)
-    cal = calibrate.fit(rows, y, features=["conf"], artifact_sha256="a" * 64)
-    cal.save(tmp_path)
-    loaded = calibrate.load_calibrator(tmp_path, "a" * 64, "early-exit")
+    rows = [{"mean_conf": r["conf"]} for r in rows]
+    cal = calibrate.fit(rows, y, features=["mean_conf"], artifact_sha256="a" * 64)
+    cal.metrics["heldout_auroc"] = float("nan")  # as when the held-out part has one class: saved as null
+    path = cal.save(folder)
+    manifest = artifact.read_manifest(folder)  # the folder still verifies, with the calibrator listed
+    assert manifest.files[path.name].bytes == path.stat().st_size
+    loaded = calibrate.load_calibrator(folder, "a" * 64, "early-exit")
     np.testing.assert_allclose(loaded.predict(rows), cal.predict(rows))
+    assert loaded.metrics["heldout_auroc"] is None
     with pytest.raises(UsageError, match="fitted on another artifact"):
-        calibrate.load_calibrator(tmp_path, "b" * 64, "early-exit")
-    assert calibrate.load_calibrator(tmp_path, "a" * 64, "vote") is None  # one file per strategy
-    assert calibrate.load_calibrator(tmp_path / "none", "a" * 64, "early-exit") is None
+        calibrate.load_calibrator(folder, "b" * 64, "early-exit")
+    assert calibrate.load_calibrator(folder, "a" * 64, "vote") is None  # one file per strategy
+    path.write_text(path.read_text().replace('"bias": ', '"bias": 1e3 + '))  # edited by hand: not listed as is
+    with pytest.raises(ArtifactError, match="calibrator.early-exit.json"):
+        artifact.read_manifest(folder)
 
 
 def test_too_little_or_one_sided_data():

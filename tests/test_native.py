@@ -127,10 +127,12 @@ def python_tokens(folder: Path, count: int) -> tuple[int, ...]:
 
 
 def test_golden_vectors(runner):
-    """Sampler, signals, answer extraction and the stated-answer rule against the Python-made vectors."""
+    """Sampler, signals, answer extraction and the stated-answer rule against the Python-made vectors; the
+    manifest checks against the shared broken artifact folders (bad_files.json, as test_bad_files.py)."""
     arch, prefix = runner
     result = subprocess.run([*prefix, str(build_dir(arch) / "edgereason-golden-test"), str(GOLDEN / "sampling.json"),
-                             str(GOLDEN / "answers.json")], capture_output=True, text=True, timeout=300)
+                             str(GOLDEN / "answers.json"), str(GOLDEN / "bad_files.json")],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed" in result.stdout
 

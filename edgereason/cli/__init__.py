@@ -10,6 +10,7 @@ mistakes, 1 for internal failures); Ctrl-C exits 130 after the staging folders a
 import functools
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -39,6 +40,12 @@ def _quiet_libraries() -> None:
     # torchao warns about CUDA kernels it can't load on a CPU build; torch about pytree enums.
     for name in ("torchao", "torch.utils._pytree", "torch._export", "root"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    ours = logging.getLogger("edgereason")  # the library's own warnings: one yellow line each, like errors
+    if not ours.handlers:
+        handler = logging.StreamHandler(console.file)
+        handler.setFormatter(logging.Formatter("warning: %(message)s"))
+        ours.addHandler(handler)
+        ours.propagate = False
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -51,15 +58,30 @@ def quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`timeout`, a CI cancel, `docker stop`), raised where the program is so that the same cleanup as
+    for Ctrl-C runs: staging folders are removed on the way out."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM during cleanup ends the process at once
+    raise Terminated()
+
+
 def handle_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         _quiet_libraries()
+        signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return fn(*args, **kwargs)
         except EdgeReasonError as e:
             console.print(f"[red]error:[/red] {e}", soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
+        except Terminated:
+            console.print("[red]terminated:[/red] nothing was written for the unfinished step; run the "
+                          "command again", soft_wrap=True)
+            raise typer.Exit(128 + signal.SIGTERM) from None
         except KeyboardInterrupt:
             console.print("[red]interrupted:[/red] nothing was written for the unfinished step; run the "
                           "command again", soft_wrap=True)

@@ -6,6 +6,9 @@ app may read on every Android version without a storage permission. It is pushed
 into place, so the app never lists a half-copied folder.
 """
 
+import re
+import secrets
+import shlex
 import shutil
 import subprocess
 import time
@@ -93,25 +96,48 @@ def pick_device(adb: str, serial: str | None) -> str:
     return next(iter(candidates))
 
 
+# Java's package grammar as Android applies it to an application id: two or more dot-separated parts, each a
+# letter then letters, digits or underscores. Nothing else can be an installed app, so nothing else reaches adb.
+PACKAGE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
+# The name the folder gets on the phone: the manifest schema's rule for one part of a file name.
+FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+
+
+def check_names(folder: Path, package: str) -> None:
+    """Refuse, before adb runs, a package id or folder name that could not be a plain path on the phone."""
+    if not PACKAGE_ID.fullmatch(package):
+        raise UsageError(f"--package {package!r} is not an Android application id (e.g. {APP_PACKAGE}): pass the "
+                         "demo app's id")
+    if not FOLDER_NAME.fullmatch(folder.name):
+        raise UsageError(f"the folder name {folder.name!r} has characters the app can't list (use letters, digits, "
+                         "'.', '_' and '-'): rename the folder, e.g. to its manifest's name")
+
+
 def push_artifact(folder: Path, *, serial: str | None = None, package: str = APP_PACKAGE,
                   verify_sha256: bool = True) -> PushResult:
     """Verify `folder`, then copy it into the app's artifacts folder on the device, replacing an older copy.
 
+    The device's shell only ever sees paths built from a checked package id, a checked folder name and a
+    generated staging name, each quoted with shlex.quote as well.
+
     Raises:
-        UsageError: not an artifact folder, a checksum mismatch, no adb, no (or no single) ready device.
+        UsageError: not an artifact folder, a checksum mismatch, a bad package id or folder name, no adb, no
+            (or no single) ready device.
         EdgeReasonError: adb failed while copying.
     """
     folder = Path(folder).resolve()
+    check_names(folder, package)
     manifest = artifact.read_manifest(folder, verify_sha256=verify_sha256)
     adb = find_adb()
     device = pick_device(adb, serial)
     parent = device_folder(package)
     remote = f"{parent}/{folder.name}"
-    partial = f"{parent}/.{folder.name}.partial"
+    partial = f"{parent}/.push-{secrets.token_hex(8)}.partial"
+    q = shlex.quote
     start = time.perf_counter()
-    _check(_adb(adb, device, "shell", f"rm -rf '{partial}' && mkdir -p '{parent}'"), "preparing the device folder")
+    _check(_adb(adb, device, "shell", f"mkdir -p {q(parent)}"), "preparing the device folder")
     _check(_adb(adb, device, "push", str(folder), partial), f"adb push of {folder.name}")
-    _check(_adb(adb, device, "shell", f"rm -rf '{remote}' && mv '{partial}' '{remote}'"),
+    _check(_adb(adb, device, "shell", f"rm -rf {q(remote)} && mv {q(partial)} {q(remote)}"),
            "moving the copy into place")
     num_bytes = sum(entry.bytes for entry in manifest.files.values())
     return PushResult(serial=device, remote=remote, num_bytes=num_bytes, seconds=time.perf_counter() - start)

@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from edgereason.bench.report import check_output
 from edgereason.cli import app, console, handle_errors, out, positive
 from edgereason.cli.reason import (
     EXIT,
@@ -78,10 +79,11 @@ def speed(
     for value, flag in ((threads, "--threads"), (prompt_tokens, "--prompt-tokens"), (gen_tokens, "--gen-tokens"),
                         (rounds, "--rounds")):
         positive(value, flag)
+    check_output(output)
     peer_names = [] if peers.strip() == "none" else [p.strip() for p in peers.split(",") if p.strip()]
     if unknown := [p for p in peer_names if p not in PEERS]:
         raise UsageError(f"unknown peer '{unknown[0]}': use {', '.join(PEERS)} or none")
-    speed.check_folders(folders)
+    speed.check_folders(folders, prompt_tokens + gen_tokens + 1)
     _warn_if_busy(threads)
     facts = machine.facts(threads)
     with console.status("preparing systems (peer GGUF files are made once and cached)"):
@@ -156,11 +158,13 @@ def quality(
     from edgereason.bench.report import Column, Report, num
     from edgereason.bench.speed import check_folders
     from edgereason.cli import quiet_transformers
-    from edgereason.quant.gate import GateConfig
+    from edgereason.quant.gate import GateConfig, read_text
 
+    check_output(output)
     check_folders(folders)
     quiet_transformers()
     config = GateConfig(**({"data": gate_data} if gate_data else {}), num_tokens=gate_tokens, window=window)
+    read_text(config.data)
     facts = machine.facts(positive(threads, "--threads"))
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console)
@@ -211,6 +215,7 @@ def reason(
     from edgereason.runtime import open_model
 
     positive(n, "--n")
+    check_output(output)
     strategies = [s.strip() for s in strategy.split(",") if s.strip()]
     if not strategies:
         raise UsageError("--strategy needs at least one of greedy, early-exit, vote")
@@ -279,21 +284,18 @@ def archs_matrix(
     output: Output = Path("bench-results"),
 ) -> None:
     """Every config × format × recipe from seeded random weights: fp32 parity with transformers, quantized finite."""
-    import json
-
     from edgereason.bench import machine
     from edgereason.bench.archs import FP32_RTOL, MatrixConfig, run_config
     from edgereason.bench.report import Column, Report, num
     from edgereason.cli import parse_choices, quiet_transformers
+    from edgereason.export import archs
     from edgereason.quant.recipes import Format, RecipeName
 
     for path in configs:
-        try:
-            json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise UsageError(f"{path} is not a readable config.json ({e}): pass model config files") from None
+        archs.read_config(path)
     if layers is not None and layers < 0:
         raise UsageError(f"--layers must be 0 (all) or more, got {layers}")
+    check_output(output)
     if vocab is not None and vocab < 2:
         raise UsageError(f"--vocab must be at least 2, got {vocab}")
     matrix = MatrixConfig(layers=layers or None, vocab=vocab, formats=parse_choices(fmt, Format, "format"),

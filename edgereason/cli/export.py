@@ -59,20 +59,13 @@ def models_check(
     max_seq_len: Annotated[int, typer.Option(help="KV cache length to size the runtime memory for")] = 2048,
 ) -> None:
     """Before any heavy work: can each format export this architecture, how big, how much memory."""
-    import json
     import os
 
-    from edgereason.errors import UsageError
-    from edgereason.export import support
+    from edgereason.export import archs, support
 
     file = path / "config.json" if path.is_dir() else path
-    try:
-        config = json.loads(file.read_text())
-        arch, cells = support.matrix(config)
-    except FileNotFoundError:
-        raise UsageError(f"{file} does not exist: pass a checkpoint folder or its config.json") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, AttributeError) as e:
-        raise UsageError(f"{file} is not a readable HF config.json ({e}): pass the model's config.json") from None
+    config = archs.read_config(file)
+    arch, cells = support.matrix(config)
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     out.print(f"{arch.architecture}: {arch.total_params / 1e6:,.1f}M parameters ({arch.n_layers} layers, dim "
               f"{arch.dim}, {arch.n_heads}/{arch.n_kv_heads} heads x {arch.head_dim}, vocab {arch.vocab_size:,}, "
@@ -105,16 +98,11 @@ def models_random(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing folder")] = False,
 ) -> None:
     """Seeded random weights of a real config: exercise an architecture whose weights can't be downloaded."""
-    import json
-
     from edgereason import artifact
     from edgereason.errors import UsageError
     from edgereason.export import archs, support
 
-    try:
-        config = json.loads(config_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UsageError(f"{config_path} is not a readable config.json ({e}): pass a model's config.json") from None
+    config = archs.read_config(config_path)
     if reason := support.unsupported_reason(config):
         raise UsageError(f"{config_path}: {reason}")
     if layers is not None and not 1 <= layers <= int(config["num_hidden_layers"]):
@@ -181,21 +169,26 @@ class _ExportProgress:
     def __enter__(self):
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), console=console, transient=False)
-        self.bar.__enter__()
+        self.started = False  # shown from the first stage: an error in the up-front checks prints nothing else
         self.task = None
         self.outcomes = []
         return self
 
     def __exit__(self, *exc):
-        return self.bar.__exit__(*exc)
+        return self.bar.__exit__(*exc) if self.started else None
+
+    def _add(self, description: str, total: int | None) -> None:
+        self._finish_task()
+        if not self.started:
+            self.bar.__enter__()
+            self.started = True
+        self.task = self.bar.add_task(description, total=total)
 
     def stage(self, name: str, description: str) -> None:
-        self._finish_task()
-        self.task = self.bar.add_task(f"{name}: {description}", total=None)
+        self._add(f"{name}: {description}", None)
 
     def gate_start(self, name: str, num_tokens: int) -> None:
-        self._finish_task()
-        self.task = self.bar.add_task(f"{name}: accuracy gate (tokens)", total=num_tokens)
+        self._add(f"{name}: accuracy gate (tokens)", num_tokens)
 
     def gate_advance(self, num_tokens: int) -> None:
         self.bar.advance(self.task, num_tokens)

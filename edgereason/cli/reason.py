@@ -36,9 +36,12 @@ def read_prompt(prompt: str) -> str:
     if prompt == "-":
         data = sys.stdin.buffer.read()
         try:
-            return data.decode("utf-8")
+            prompt = data.decode("utf-8")
         except UnicodeDecodeError as e:
             raise UsageError(f"stdin is not UTF-8 text (byte {e.start}): convert it, e.g. with iconv") from e
+        if not prompt.strip():
+            raise UsageError("stdin is empty: pipe some text in, or pass the prompt as an argument")
+        return prompt
     try:
         prompt.encode("utf-8")  # argv bytes that were not UTF-8 arrive as lone surrogates
     except UnicodeEncodeError as e:
@@ -110,11 +113,14 @@ def run(
     ttft_ms = steps[0].elapsed_ms
     decode_s = (steps[-1].elapsed_ms - ttft_ms) / 1e3
     summary = trace.summary()
+    finish = steps[-1].finish_reason
+    if finish == "length" and len(steps) < max_new_tokens:
+        finish = f"length (the context of {model.backend.info.max_seq_len} tokens is full)"
     console.print(
         f"[dim]{model.manifest.format} {model.manifest.recipe.name} | prompt {len(ids)} tok, TTFT {ttft_ms:.0f} ms "
         f"({len(ids) / (ttft_ms / 1e3):.0f} tok/s prefill) | {len(steps)} tok, decode "
         f"{(len(steps) - 1) / decode_s if decode_s > 0 else float('nan'):.1f} tok/s | finish: "
-        f"{steps[-1].finish_reason} | confidence: mean {summary['mean_conf']:.2f}, lowest group "
+        f"{finish} | confidence: mean {summary['mean_conf']:.2f}, lowest group "
         f"{summary['lowest_group_conf']:.2f}, tail {summary['tail_conf']:.2f}, mean p(token) "
         f"{np.exp(summary['mean_logprob']):.2f}[/dim]", soft_wrap=True)
 
@@ -185,13 +191,15 @@ def solve(
     from edgereason.runtime.reason import solve as solve_question
 
     text_in = read_prompt(question)
+    if choices and not 2 <= len(choices) <= 5:
+        raise UsageError(f"give 2 to 5 --choice options, got {len(choices)}")
+    if choices and any(not c.strip() for c in choices):
+        raise UsageError("a --choice is empty: give each option some text")
     config = _solve_config(strategy, max_traces, max_new_tokens, temperature, top_k, seed, abort, abort_threshold,
                            probe, probe_threshold, probe_patience, vote_early_stop)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     kind = AnswerKind.CHOICE if choices else AnswerKind.MATH
     letters = "ABCDE"
-    if choices and not 2 <= len(choices) <= 5:
-        raise UsageError(f"give 2 to 5 --choice options, got {len(choices)}")
     shown = tuple(f"{letters[i]}. {c}" for i, c in enumerate(choices or []))
     calibrator = model.calibrator(config.strategy.value)
     shot_task = shots or (calibrator.metrics.get("shots") if calibrator else None) or (
@@ -250,11 +258,15 @@ def calibrate(
     from edgereason.runtime import open_model
     from edgereason.runtime.reason import FEATURES
 
-    positive(n, "--n")
+    if n < cal.MIN_PROBLEMS:
+        raise UsageError(f"calibration needs at least {cal.MIN_PROBLEMS} problems, got --n {n}: raise --n")
     if not 0.0 < target_risk < 1.0:
         raise UsageError(f"--target-risk must be in (0, 1), got {target_risk}")
     config = _default_exits(strategy, max_traces, max_new_tokens, abort_threshold)
     problems = load_task(task, n=n, seed=task_seed, offset=offset)
+    if len(problems) < cal.MIN_PROBLEMS:
+        raise UsageError(f"{task} has only {len(problems)} problems from --offset {offset}; calibration needs at "
+                         f"least {cal.MIN_PROBLEMS}: lower --offset or pass a larger task file")
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     shot_task = _shot_task(task, problems)
     start = time.perf_counter()

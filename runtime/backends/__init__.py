@@ -29,18 +29,17 @@ def load(folder: Path, *, verify_sha256: bool = True, num_threads: int | None = 
     folder = Path(folder)
     manifest = artifact.read_manifest(folder, verify_sha256=verify_sha256)
     info = info_from_manifest(manifest)
-    model_files = [name for name in manifest.files if name.endswith(f".{manifest.format}")]
-    if not model_files:
-        raise ArtifactError(f"{folder.name}: the manifest lists no .{manifest.format} file: re-export it")
+    model_file = manifest.model_file()  # listed, so verified (artifact.check_manifest)
     try:
         if manifest.format == "pte":
             from .pte import PteBackend
 
-            return PteBackend(folder / model_files[0], info, num_threads=num_threads)
+            return PteBackend(folder / model_file, info, num_threads=num_threads)
         if manifest.format == "onnx":
-            from .onnx import OnnxBackend
+            from .onnx import OnnxBackend, check_external_data
 
-            return OnnxBackend(folder, model_files[0], info, num_threads=num_threads)
+            check_external_data(folder, model_file, manifest.files)
+            return OnnxBackend(folder, model_file, info, num_threads=num_threads)
     except Exception as e:
         # ExecuTorch raises RuntimeError; onnxruntime its own Fail/InvalidArgument/InvalidGraph classes.
         if not isinstance(e, RuntimeError) and not type(e).__module__.startswith("onnxruntime"):

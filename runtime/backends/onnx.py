@@ -4,7 +4,7 @@ The graph has no position_ids input and a symbolic head size, so shapes come fro
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,26 @@ def kv_shape(genai_config: dict) -> tuple[int, int, int]:
     """(n_layers, n_kv_heads, head_size): the graph leaves head size symbolic, the config has it."""
     decoder = genai_config["model"]["decoder"]
     return decoder["num_hidden_layers"], decoder["num_key_value_heads"], decoder["head_size"]
+
+
+def check_external_data(folder: Path, model_file: str, listed: Mapping[str, object]) -> None:
+    """Every external-data file the graph names must be one the manifest lists (and so verified): onnxruntime
+    would otherwise open whatever path the graph says, inside the folder or not."""
+    import onnx
+
+    from edgereason.errors import ArtifactError
+
+    try:
+        graph = onnx.load(str(folder / model_file), load_external_data=False)
+    except Exception as e:  # protobuf's DecodeError and onnx's own errors have no common base
+        raise ArtifactError(f"{folder.name}: {model_file} is not an ONNX graph ({e!s:.120}): re-export it") from e
+    for tensor in onnx.external_data_helper._get_all_tensors(graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        if location not in listed:
+            raise ArtifactError(f"{folder.name}: {model_file} reads external data from {location!r}, which the "
+                                "manifest does not list: re-export the artifact")
 
 
 class OnnxBackend(Backend):

@@ -124,6 +124,7 @@ std::vector<int64_t> parse_ids(const std::string& text) {
 }
 
 int encode_file(const er::Manifest& manifest, const std::string& path) {
+  if (manifest.tokenizer_file.empty()) throw er::UsageError(manifest.folder + " has no tokenizer to check");
   er::Tokenizer tokenizer(manifest.path(manifest.tokenizer_file));
   std::ifstream in(path);
   if (!in) throw er::UsageError(path + " cannot be read: pass a file of JSON strings, one a line");

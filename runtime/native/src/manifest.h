@@ -1,5 +1,7 @@
-// The artifact folder contract (DESIGN.md section 5, edgereason/artifact.py): manifest.json,
-// every listed file's size always and its sha256 unless opted out.
+// The artifact folder contract (DESIGN.md section 5, edgereason/artifact.py): manifest.json against
+// edgereason/schemas/manifest.schema.json and the rules across fields, then a folder of exactly the listed
+// plain files, each of its listed size and, unless opted out, sha256. The same rules in the same order as
+// artifact.read_manifest, with the same messages (tests/golden/bad_files.json holds all three readers to it).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +26,7 @@ struct Manifest {
   std::string recipe;
   std::string architecture;  // arch.architecture, e.g. LlamaForCausalLM
   int n_layers = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0, vocab_size = 0, max_seq_len = 0;
-  std::string tokenizer_file;
+  std::string tokenizer_file;  // empty: exported without a tokenizer
   std::optional<int> bos_id;
   bool add_bos = false;
   std::vector<int> eos_ids;
@@ -32,7 +34,7 @@ struct Manifest {
   std::map<std::string, FileEntry> files;
 
   std::string path(const std::string& name) const { return folder + "/" + name; }
-  std::string model_file() const;  // the listed model.pte / model.onnx
+  std::string model_file() const;  // the listed model.pte, or the .onnx graph io.method names
 };
 
 // Reads folder/manifest.json and checks it; throws UsageError naming the file and the fix.

@@ -1,9 +1,14 @@
 // Checks the sampler and the confidence signals against tests/golden/sampling.json, the vectors the
-// Python runtime is tested with (same tokens, signals within 1e-5), and answer extraction and the
-// stated-answer rule against tests/golden/answers.json (the same strings).
-//   edgereason-golden-test path/to/sampling.json [path/to/answers.json]
+// Python runtime is tested with (same tokens, signals within 1e-5), answer extraction and the
+// stated-answer rule against tests/golden/answers.json (the same strings), and the manifest checks
+// against tests/golden/bad_files.json (the valid folder loads, each broken one is refused with one line
+// holding the expected words).
+//   edgereason-golden-test path/to/sampling.json [path/to/answers.json [path/to/bad_files.json]]
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -13,11 +18,14 @@
 #include <vector>
 
 #include "answers.h"
+#include "errors.h"
+#include "manifest.h"
 #include "policies.h"
 #include "sampler.h"
 #include "signals.h"
 
 namespace er = edgereason;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -27,11 +35,50 @@ std::optional<std::string> optional_string(const nlohmann::json& value) {
 
 std::string show(const std::optional<std::string>& value) { return value ? "'" + *value + "'" : "None"; }
 
+std::string base64_decode(const std::string& text) {
+  static const std::string digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    size_t value = digits.find(c);
+    if (value == std::string::npos) continue;  // '=' padding
+    bits = bits << 6 | static_cast<uint32_t>(value);
+    if ((count += 6) >= 8) out += static_cast<char>((bits >> (count -= 8)) & 0xff);
+  }
+  return out;
+}
+
+void write_file(const fs::path& path, const std::string& data) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+// The golden valid folder, then the case's manifest and file changes, as tests/test_bad_files.py builds it.
+fs::path build_folder(const fs::path& root, const nlohmann::ordered_json& golden, const nlohmann::ordered_json* c) {
+  const fs::path folder = root / "tiny-int4-pte";
+  fs::create_directories(folder);
+  for (const auto& [name, text] : golden.at("files").items()) write_file(folder / name, text.get<std::string>());
+  write_file(folder / "manifest.json", golden.at("valid").dump());
+  if (!c) return folder;
+  write_file(folder / "manifest.json",
+             c->contains("base64") ? base64_decode(c->at("base64")) : c->at("text").get<std::string>());
+  const auto none = nlohmann::ordered_json::object();
+  for (const auto& name : c->contains("delete_files") ? c->at("delete_files") : none)
+    fs::remove(folder / name.get<std::string>());
+  for (const auto& [name, text] : (c->contains("extra_files") ? c->at("extra_files") : none).items())
+    write_file(folder / name, text.get<std::string>());
+  for (const auto& [name, target] : (c->contains("symlinks") ? c->at("symlinks") : none).items())
+    fs::create_symlink(target.get<std::string>(), folder / name);
+  return folder;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2 && argc != 3) {
-    std::cerr << "usage: edgereason-golden-test tests/golden/sampling.json [tests/golden/answers.json]\n";
+  if (argc < 2 || argc > 4) {
+    std::cerr << "usage: edgereason-golden-test tests/golden/sampling.json [tests/golden/answers.json "
+                 "[tests/golden/bad_files.json]]\n";
     return 2;
   }
   std::ifstream in(argv[1]);
@@ -82,7 +129,7 @@ int main(int argc, char** argv) {
                                                   std::to_string(value) + ", want " + std::to_string(want));
     }
   }
-  if (argc == 3) {
+  if (argc >= 3) {
     std::ifstream answers_in(argv[2]);
     if (!answers_in) {
       std::cerr << "error: cannot read " << argv[2] << "\n";
@@ -108,6 +155,44 @@ int main(int argc, char** argv) {
              "same_answer " + c.at("a").dump() + " " + c.at("b").dump());
     for (const auto& c : answers.at("stated"))
       expect(er::states_answer(c.at("line")) == c.at("stated").get<bool>(), "stated " + c.at("line").dump());
+  }
+  if (argc == 4) {
+    std::ifstream bad_in(argv[3]);
+    if (!bad_in) {
+      std::cerr << "error: cannot read " << argv[3] << "\n";
+      return 2;
+    }
+    const auto golden_manifest = nlohmann::ordered_json::parse(bad_in).at("manifest");
+    const fs::path root = fs::temp_directory_path() / ("edgereason-bad-files-" + std::to_string(getpid()));
+    fs::remove_all(root);
+    try {
+      const er::Manifest valid = er::read_manifest(build_folder(root / "valid", golden_manifest, nullptr).string());
+      expect(valid.vocab_size == 128 && valid.files.at("model.pte").bytes ==
+                                            golden_manifest.at("files").at("model.pte").get<std::string>().size(),
+             "bad_files: the valid folder's fields");
+    } catch (const std::exception& e) {
+      expect(false, std::string("bad_files: the valid folder is refused: ") + e.what());
+    }
+    int refused = 0, index = 0;
+    const auto& cases = golden_manifest.at("cases");
+    for (const auto& c : cases) {
+      const std::string name = c.at("name");
+      std::string message = "(accepted)";
+      bool ok = false;
+      try {
+        er::read_manifest(build_folder(root / std::to_string(index++), golden_manifest, &c).string());
+      } catch (const er::UsageError& e) {
+        message = e.what();
+        ok = message.find('\n') == std::string::npos;
+        for (const auto& words : c.at("expect")) ok = ok && message.find(words.get<std::string>()) != std::string::npos;
+      } catch (const std::exception& e) {
+        message = std::string("(not a UsageError) ") + e.what();
+      }
+      refused += ok;
+      expect(ok, "bad_files " + nlohmann::json(name).dump() + ": " + message);
+    }
+    fs::remove_all(root);
+    std::cout << "bad_files: " << refused << " of " << cases.size() << " broken folders refused as expected\n";
   }
   std::cout << passed << " passed, " << failed << " failed\n";
   return failed ? 1 : 0;

@@ -28,8 +28,9 @@ public class CalibratorTest {
             + " 0.11245358135824506, 0.23867797351957382, -0.18996523071150798, 0.3254446123066293,"
             + " 0.3575460645684252, 0.09989471786106086, 0.09989471786106086],"
             + " \"bias\": -2.3089531351026773, \"threshold\": 1.000000001, \"target_risk\": 0.1,"
-            + " \"artifact_sha256\": \"970b0abc\", \"strategy\": \"early-exit\", \"isotonic_x\": %s,"
-            + " \"isotonic_y\": %s, \"metrics\": {\"heldout_selective_accuracy\": NaN}, \"version\": 1}";
+            + " \"artifact_sha256\": \"970b0abc00000000000000000000000000000000000000000000000000000000\","
+            + " \"strategy\": \"early-exit\", \"isotonic_x\": %s,"
+            + " \"isotonic_y\": %s, \"metrics\": {\"heldout_selective_accuracy\": null}, \"version\": 1}";
 
     static Map<String, Double> row(double... v) {
         Map<String, Double> m = new LinkedHashMap<>();
@@ -43,18 +44,18 @@ public class CalibratorTest {
     static final Map<String, Double> LOST = row(5.0, 4.0, 4.2, 5.5, -0.9, -3.0, 300, -10, -10, 0, 0);
 
     @Test
-    public void logisticMatchesPython() {
-        Calibrator c = Calibrator.fromJson(String.format(CAL, "[]", "[]"));
+    public void logisticMatchesPython() throws ArtifactException {
+        Calibrator c = Calibrator.parse(String.format(CAL, "[]", "[]"), "calibrator.early-exit.json");
         assertEquals(0.15334526826201494, c.predict(CONFIDENT), 1e-12);
         assertEquals(0.0006078209691834497, c.predict(LOST), 1e-12);
         assertFalse(c.accepts(0.99)); // threshold above 1: this calibrator accepts nothing
     }
 
     @Test
-    public void isotonicMatchesPython() {
+    public void isotonicMatchesPython() throws ArtifactException {
         String xs = "[0.0, 0.05, 0.05, 0.1, 0.2, 0.9]";
         String ys = "[0.0, 0.1, 0.2, 0.3, 0.5, 0.95]";
-        Calibrator c = Calibrator.fromJson(String.format(CAL, xs, ys));
+        Calibrator c = Calibrator.parse(String.format(CAL, xs, ys), "calibrator.early-exit.json");
         assertEquals(0.40669053652402987, c.predict(CONFIDENT), 1e-12);
         assertEquals(0.0012156419383668993, c.predict(LOST), 1e-12);
         double[] x = Json.doubles(Json.parse(xs), "x");

@@ -195,7 +195,7 @@ public class GeneratorTest {
         Tokenizer tok = byteTokenizer();
         Text text = new Text(tok, null, false, null);
         ScriptedBackend backend = new ScriptedBackend(tok.encode("I think it is 5"));
-        Calibrator cal = Calibrator.fromJson(String.format(CalibratorTest.CAL, "[]", "[]"));
+        Calibrator cal = Calibrator.parse(String.format(CalibratorTest.CAL, "[]", "[]"), "calibrator.early-exit.json");
         Reasoner.Config cfg = new Reasoner.Config();
         cfg.strategy = Reasoner.Strategy.GREEDY;
         Reasoner.Result r = Reasoner.solve(backend, text, "What is 2+3?", cfg, Answers.Kind.MATH,

@@ -20,6 +20,7 @@ public class ManifestTest {
     private static final String WEIGHTS = "not really a model";
     // sha256 of WEIGHTS, as `printf %s 'not really a model' | sha256sum` gives.
     private static final String WEIGHTS_SHA = sha(WEIGHTS);
+    private static final String TOKENIZER = "{}\n";
 
     private static String sha(String s) {
         try {
@@ -44,6 +45,7 @@ public class ManifestTest {
     private File artifact(long bytes, String sha, int schema) throws IOException {
         File folder = tmp.newFolder("smollm2-135m-int4-pte");
         write(new File(folder, "model.pte"), WEIGHTS);
+        write(new File(folder, "tokenizer.json"), TOKENIZER);
         write(new File(folder, Manifest.FILE), "{\"model\": {\"name\": \"smollm2-135m\", \"source\": \"smollm2-135m\","
                 + " \"source_sha256\": null}, \"arch\": {\"architecture\": \"LlamaForCausalLM\", \"n_layers\": 30,"
                 + " \"n_heads\": 9, \"n_kv_heads\": 3, \"head_dim\": 64, \"dim\": 576, \"vocab_size\": 49152,"
@@ -52,7 +54,7 @@ public class ManifestTest {
                 + " \"recipe\": {\"name\": \"int4\", \"details\": {\"qmode\": \"8da4w\"}}, \"io\": {\"method\": \"forward\","
                 + " \"inputs\": [\"tokens[1,T] int64\", \"input_pos[1] int64\"], \"outputs\": [\"logits[1,V] float32\"],"
                 + " \"logits\": \"last\"}, \"files\": {\"model.pte\": {\"bytes\": " + bytes + ", \"sha256\": \"" + sha
-                + "\"}}, \"quality\": null, \"created_by\": {}, \"export_seconds\": 1.5, \"schema_version\": " + schema
+                + "\"}, \"tokenizer.json\": {\"bytes\": 3, \"sha256\": \"" + sha(TOKENIZER) + "\"}}, \"quality\": null, \"created_by\": {}, \"export_seconds\": 1.5, \"schema_version\": " + schema
                 + "}\n");
         return folder;
     }
@@ -107,7 +109,7 @@ public class ManifestTest {
         expectError(folder, false, "model.pte is missing: re-export or copy the whole folder");
         File old = tmp.newFolder("old");
         write(new File(old, Manifest.FILE), "{\"schema_version\": 0}");
-        expectError(old, false, "manifest schema_version 0 is not 1");
+        expectError(old, false, "old/manifest.json: schema_version 0 is not 1: re-export the artifact with this");
         File broken = tmp.newFolder("broken");
         write(new File(broken, Manifest.FILE), "{\"schema_version\": ");
         expectError(broken, false, "is not valid JSON");
@@ -120,7 +122,7 @@ public class ManifestTest {
         assertEquals(null, Calibrator.load(m, "greedy"));
         String cal = "{\"features\": [\"mean_conf\"], \"mean\": [0.0], \"scale\": [1.0], \"weights\": [1.0],"
                 + " \"bias\": 0.0, \"threshold\": 0.5, \"target_risk\": 0.1, \"artifact_sha256\": \"%s\","
-                + " \"strategy\": \"greedy\", \"isotonic_x\": [], \"isotonic_y\": [], \"metrics\": {\"x\": NaN},"
+                + " \"strategy\": \"greedy\", \"isotonic_x\": [], \"isotonic_y\": [], \"metrics\": {\"x\": null},"
                 + " \"version\": 1}";
         write(new File(folder, "calibrator.greedy.json"), String.format(cal, WEIGHTS_SHA));
         assertEquals(0.5, Calibrator.load(m, "greedy").predict(java.util.Collections.singletonMap("mean_conf", 0.0)),
