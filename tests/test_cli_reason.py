@@ -60,8 +60,8 @@ def test_solve_prints_answer_decision_and_traces(roomy):
 def test_calibrator_from_another_artifact_is_refused(roomy, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(roomy, other)
-    rows = [{name: float(i % 7) for name in ("conf",)} for i in range(40)]
-    fitted = calibrate.fit(rows, [i % 2 == 0 for i in range(40)], features=["conf"], artifact_sha256="f" * 64,
+    rows = [{name: float(i % 7) for name in ("mean_conf",)} for i in range(40)]
+    fitted = calibrate.fit(rows, [i % 2 == 0 for i in range(40)], features=["mean_conf"], artifact_sha256="f" * 64,
                            strategy="greedy")
     fitted.save(other)
     assert_one_line_error(cli("solve", str(other), "1+1?", "--max-new-tokens", "4", "--strategy", "greedy"), 2,

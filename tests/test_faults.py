@@ -150,7 +150,7 @@ def test_a_full_context_stops_with_length_and_stats(tiny_artifacts):
     prompt = ",".join(str(10 + i) for i in range(context - 8))
     proc = cli("run", str(folder), "--tokens", prompt, "--max-new-tokens", "256")
     assert proc.returncode == 0, proc.stderr
-    assert len(proc.stdout.split()) == 8  # the 8 positions left, then a clean stop
+    assert len(proc.stdout.split()) == 9  # 8 fill the positions left; the 9th has no room, and ends the trace
     assert f"finish: length (the context of {context} tokens is full)" in proc.stderr
     too_long = ",".join(str(10 + i) for i in range(context + 1))
     assert_one_line_error(cli("run", str(folder), "--tokens", too_long), 2, "exceed the context")

@@ -77,4 +77,4 @@ def test_models_check_cli(tmp_path):
     assert proc.returncode == 0 and "LlamaForCausalLM" in proc.stdout and " yes " in proc.stdout
     assert_one_line_error(cli("models", "check", str(tmp_path / "missing")), 2, "does not exist")
     (tmp_path / "bad.json").write_text("{not json")
-    assert_one_line_error(cli("models", "check", str(tmp_path / "bad.json")), 2, "not a readable HF config.json")
+    assert_one_line_error(cli("models", "check", str(tmp_path / "bad.json")), 2, "is not valid JSON")
