@@ -3,10 +3,13 @@ structural mutations of valid files, and byte-level damage, never give anything 
 UsageError or a valid result: no other exception (which the CLI would print as a traceback, exit 1), no hang,
 and no file opened outside the artifact folder. Bounded to about a minute in all."""
 
+import builtins
 import contextlib
 import copy
+import io
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -23,26 +26,31 @@ from edgereason.runtime import calibrate
 FUZZ = settings(max_examples=400, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture],
                 derandomize=True)
 
-_opened: list[str] | None = None
-
-
-def _audit(event: str, args: tuple) -> None:
-    if event == "open" and _opened is not None and isinstance(args[0], str | bytes | Path):
-        _opened.append(str(args[0]))
-
-
-sys.addaudithook(_audit)
-
-
 @contextlib.contextmanager
 def recording_opens():
-    """Every path `open` is called with inside the block (Python's audit hook sees os.open and io.open)."""
-    global _opened
-    _opened = []
+    """Every path opened inside the block (`open`, `io.open` as pathlib uses it, `os.open`).
+
+    Patched for the block only: a process-wide audit hook would also run on every `id()` call, and slow every
+    later test in the session (torch.export makes millions of them).
+    """
+    opened: list[str] = []
+    real_open, real_os_open = builtins.open, os.open
+
+    def recording_open(file, *args, **kwargs):
+        opened.append(os.fsdecode(file) if isinstance(file, str | bytes | os.PathLike) else str(file))
+        return real_open(file, *args, **kwargs)
+
+    def recording_os_open(path, *args, **kwargs):
+        opened.append(os.fsdecode(path))
+        return real_os_open(path, *args, **kwargs)
+
+    builtins.open = io.open = recording_open
+    os.open = recording_os_open
     try:
-        yield _opened
+        yield opened
     finally:
-        _opened = None
+        builtins.open = io.open = real_open
+        os.open = real_os_open
 
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
