@@ -97,12 +97,17 @@ def read_json(path: Path, *, what: str, fix: str, error: type[UsageError] = Sche
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise error(f"{path} is not UTF-8 text (byte {e.start}), not {what}: {fix}") from None
+    return parse_document(text, str(path), what=what, fix=fix, error=error)
+
+
+def parse_document(text: str, label: str, *, what: str, fix: str, error: type[UsageError] = SchemaError) -> Any:
+    """`parse`, with one line naming `label` and `fix` for text that is not strict JSON."""
     try:
         return parse(text)
     except RecursionError:
-        raise error(f"{path} is nested too deeply to be {what}: {fix}") from None
+        raise error(f"{label} is nested too deeply to be {what}: {fix}") from None
     except ValueError as e:
-        raise error(f"{path} is not valid JSON ({str(e)[:120]}): {fix}") from None
+        raise error(f"{label} is not valid JSON ({str(e)[:120]}): {fix}") from None
 
 
 @functools.cache
@@ -190,12 +195,3 @@ def validate(data: Any, name: str, *, label: str, fix: str, error: type[UsageErr
     parts, problem = _problem(found)
     sep = " " if problem.startswith("is ") else ": "
     raise error(f"{label}: {field_path(parts)}{sep}{problem}: {fix}")
-
-
-def load(path: Path, name: str, *, what: str, fix: str, error: type[UsageError] = SchemaError,
-         label: str | None = None) -> Any:
-    """`read_json` then `validate`: the parsed file, known to match its schema."""
-    data = read_json(path, what=what, fix=fix, error=error)
-    validate(data, name, label=label or str(path), fix=fix, error=error)
-    return data
-

@@ -211,12 +211,7 @@ CALIBRATOR_FIX = "run `edgereason calibrate` again"
 
 def parse_calibrator(text: str, label: str) -> Calibrator:
     """A Calibrator from JSON text (see `check_calibrator`)."""
-    try:
-        data = schema.parse(text)
-    except RecursionError:
-        raise UsageError(f"{label} is nested too deeply to be a calibrator: {CALIBRATOR_FIX}") from None
-    except ValueError as e:
-        raise UsageError(f"{label} is not valid JSON ({str(e)[:120]}): {CALIBRATOR_FIX}") from None
+    data = schema.parse_document(text, label, what="a calibrator", fix=CALIBRATOR_FIX, error=UsageError)
     return check_calibrator(data, label)
 
 
