@@ -111,3 +111,27 @@ def accuracy_vs_tokens(points: Sequence[dict]) -> plt.Figure:
     ax.grid(alpha=0.3)
     ax.set_title("Accuracy vs cost")
     return fig
+
+
+def auroc_bars(rows: Sequence[dict]) -> plt.Figure:
+    """AUROC of P(correct) per evaluated run, one bar per feature set (0.5 = chance)."""
+    runs = list(dict.fromkeys(r["run"] for r in rows))
+    sets = list(dict.fromkeys(r["features"] for r in rows))
+    y = np.arange(len(runs))
+    height = 0.8 / len(sets)
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(runs) * len(sets) + 1.5))
+    for k, name in enumerate(sets):
+        values = [next((r["auroc"] for r in rows if r["run"] == run and r["features"] == name), np.nan)
+                  for run in runs]
+        bars = ax.barh(y + k * height, values, height, label=name)
+        for bar, v in zip(bars, values, strict=True):
+            ax.text(v, bar.get_y() + bar.get_height() / 2, f" {v:.3f}", va="center", fontsize=8)
+    ax.axvline(0.5, color="k", ls=":", lw=1)
+    ax.set_yticks(y + height * (len(sets) - 1) / 2, runs, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.1)
+    ax.set_xlabel("AUROC of P(correct) (right above wrong; 0.5 = chance)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -25,8 +25,10 @@ class Record:
     correct: bool
     p_correct: float
     decision: str
-    tokens: int  # generated, all traces
+    tokens: int  # generated, all traces (the calculator's included)
+    tool_tokens: int  # of them, written by the calculator
     probe_tokens: int
+    arith_seconds: float  # in the arithmetic checker
     traces: int
     aborted: int
     settled: bool
@@ -46,7 +48,9 @@ def run_problems(model: LoadedModel, problems: Sequence[Problem], config: SolveC
         record = Record(
             problem_id=p.id, answer=result.answer, reference=p.answer, correct=same_answer(result.answer, p.answer),
             p_correct=result.p_correct, decision=result.decision, tokens=result.tokens_generated,
-            probe_tokens=result.probe_tokens, traces=len(result.traces), aborted=sum(t.aborted for t in result.traces),
+            tool_tokens=sum(t.tool_tokens for t in result.traces), probe_tokens=result.probe_tokens,
+            arith_seconds=sum(t.arith_seconds for t in result.traces), traces=len(result.traces),
+            aborted=sum(t.aborted for t in result.traces),
             settled=any(t.settled for t in result.traces), seconds=result.seconds, features=result.features,
             num_steps=p.num_steps,
         )
@@ -60,6 +64,8 @@ def summarize(records: Sequence[Record]) -> dict[str, float]:
     """Accuracy, cost, and how well P(correct) ranks and calibrates (ECE, AUROC, selective accuracy)."""
     y = np.asarray([r.correct for r in records], dtype=float)
     p = np.asarray([r.p_correct for r in records])
+    errors = np.asarray([r.features.get("arith_errors", 0.0) > 0 for r in records])
+    wrong = y == 0
     accepted = np.asarray([r.decision == "accept" for r in records])
     order = np.argsort(-p, kind="stable")
 
@@ -71,8 +77,16 @@ def summarize(records: Sequence[Record]) -> dict[str, float]:
         "n": float(len(records)),
         "accuracy": float(y.mean()),
         "tokens_per_problem": float(np.mean([r.tokens for r in records])),
+        "tool_tokens_per_problem": float(np.mean([r.tool_tokens for r in records])),
+        "statements_per_problem": float(np.mean([r.features.get("arith_statements", 0.0) for r in records])),
+        # check: traces with a false statement; compute: with a result the model was about to write wrong
+        "wrong_with_arith_error": float(errors[wrong].mean()) if wrong.any() else float("nan"),
+        "right_with_arith_error": float(errors[~wrong].mean()) if (~wrong).any() else float("nan"),
         "probe_tokens_per_problem": float(np.mean([r.probe_tokens for r in records])),
         "seconds_per_problem": float(np.mean([r.seconds for r in records])),
+        # the checker's share of the decode time, and its cost per generated token
+        "checker_share": sum(r.arith_seconds for r in records) / max(1e-9, sum(r.seconds for r in records)),
+        "checker_us_per_token": 1e6 * sum(r.arith_seconds for r in records) / max(1, sum(r.tokens for r in records)),
         "traces_per_problem": float(np.mean([r.traces for r in records])),
         "ece": ece(p, y),
         "auroc": auroc(p, y),
@@ -85,13 +99,15 @@ def summarize(records: Sequence[Record]) -> dict[str, float]:
 
 
 def savings(rows: list[dict], max_traces: int) -> None:
-    """Add `token_savings` to each strategy row: early-exit against greedy, vote against `max_traces`
-    full greedy-length traces (what self-consistency costs without early stopping); probes count as spent."""
-    greedy = next((r for r in rows if r["strategy"] == "greedy"), None)
+    """Add `token_savings` to each row (keys `base_strategy`, `calculator`): early-exit against greedy, vote against
+    `max_traces` full greedy-length traces (what self-consistency costs without early stopping), each against the
+    greedy row of the same calculator mode; probes count as spent."""
     for row in rows:
+        greedy = next((r for r in rows if r["base_strategy"] == "greedy" and r["calculator"] == row["calculator"]),
+                      None)
         spent = row["tokens_per_problem"] + row["probe_tokens_per_problem"]
-        if greedy is None or row["strategy"] == "greedy":
+        if greedy is None or row["base_strategy"] == "greedy":
             row["token_savings"] = None
         else:
-            full = greedy["tokens_per_problem"] * (max_traces if row["strategy"] == "vote" else 1)
+            full = greedy["tokens_per_problem"] * (max_traces if row["base_strategy"] == "vote" else 1)
             row["token_savings"] = 1 - spent / full

@@ -30,10 +30,41 @@ _NAMES = ["Tom", "Ana", "Li", "Sara", "Omar", "Mia", "Ravi", "Ella", "Ken", "Zoe
 _ITEMS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "cards", "shells", "cookies", "stamps"]
 
 
-def builtin_suite(n: int, *, seed: int = 0, steps: tuple[int, ...] = (1, 2, 3, 4)) -> list[Problem]:
-    """`n` word problems, steps cycling through `steps`; each answer is an exact integer >= 0."""
-    rng = random.Random(seed)
-    return [_word_problem(rng, f"builtin-{seed}-{i}", steps[i % len(steps)]) for i in range(n)]
+MAX_SUITE_DIGITS = 6
+
+
+def builtin_suite(n: int, *, seed: int = 0, steps: tuple[int, ...] = (1, 2, 3, 4),
+                  digits: tuple[int, int] | None = None) -> list[Problem]:
+    """`n` word problems, steps cycling through `steps`; each answer is an exact integer >= 0.
+
+    `digits` (lo, hi): numbers of lo to hi digits, where a small model's arithmetic slips show, from a seed
+    space of their own (seed 1 with digits names other problems than seed 1 without).
+    """
+    if digits is None:
+        rng = random.Random(seed)
+        return [_word_problem(rng, f"builtin-{seed}-{i}", steps[i % len(steps)]) for i in range(n)]
+    lo, hi = digits
+    rng = random.Random(f"builtin-digits-{lo}-{hi}-{seed}")
+    return [_multi_digit_problem(rng, f"builtin-d{lo}-{hi}-{seed}-{i}", steps[i % len(steps)], lo, hi)
+            for i in range(n)]
+
+
+def parse_digits(text: str | None) -> tuple[int, int] | None:
+    """`--digits 2-4` (or `3`) as (lo, hi); None for None.
+
+    Raises:
+        UsageError: not LO-HI with 1 <= LO <= HI <= MAX_SUITE_DIGITS.
+    """
+    if text is None:
+        return None
+    lo, _, hi = text.strip().partition("-")
+    try:
+        pair = (int(lo), int(hi or lo))
+    except ValueError:
+        pair = (0, 0)
+    if not 1 <= pair[0] <= pair[1] <= MAX_SUITE_DIGITS:
+        raise UsageError(f"--digits must be LO-HI with 1 <= LO <= HI <= {MAX_SUITE_DIGITS} (e.g. 2-4), got {text!r}")
+    return pair
 
 
 def _count(k: int, item: str) -> str:
@@ -73,6 +104,47 @@ def _word_problem(rng: random.Random, pid: str, num_steps: int) -> Problem:
     question = " ".join(sentences) + f" How many {item} does {name} have now?"
     solution = "\n".join(work) + f"\nThe answer is {value}."
     return Problem(pid, question, str(value), num_steps=num_steps, meta={"solution": solution})
+
+
+def _multi_digit_problem(rng: random.Random, pid: str, num_steps: int, lo: int, hi: int) -> Problem:
+    """The same kind of story with lo- to hi-digit numbers: the set-up stays easy, the arithmetic does not."""
+
+    def number() -> int:
+        d = rng.randint(lo, hi)
+        return rng.randint(10 ** (d - 1) if d > 1 else 1, 10 ** d - 1)
+
+    name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
+    value = number()
+    sentences = [f"{name} has {value} {item}."]
+    work = [f"{name} starts with {value} {item}."]
+    for _ in range(num_steps):
+        divisors = [k for k in range(2, 10) if value % k == 0]
+        ops = ["add", "add", "sub", "sub"] + (["mul"] if value < 10 ** hi else []) + (["div"] if divisors else [])
+        op = rng.choice(ops if value > 1 else ["add"])
+        if op == "add":
+            k = number()
+            sentences.append(rng.choice([f"{name} buys {k} more {item}.", f"A friend gives {name} {_count(k, item)}."]))
+            work.append(f"{value} + {k} = {value + k}.")
+            value += k
+        elif op == "sub":
+            floor = 10 ** (lo - 1)
+            k = rng.randint(floor, value - 1) if value - 1 >= floor else rng.randint(1, value - 1)
+            sentences.append(rng.choice([f"{name} gives away {_count(k, item)}.", f"{name} sells {_count(k, item)}."]))
+            work.append(f"{value} - {k} = {value - k}.")
+            value -= k
+        elif op == "mul":
+            k = rng.randint(2, 9)
+            sentences.append(f"Then {name} ends up with {k} times as many {item}.")
+            work.append(f"{value} * {k} = {value * k}.")
+            value *= k
+        else:
+            k = rng.choice(divisors)
+            sentences.append(f"{name} splits the {item} into {k} equal groups and keeps one group.")
+            work.append(f"{value} / {k} = {value // k}.")
+            value //= k
+    question = " ".join(sentences) + f" How many {item} does {name} have now?"
+    solution = "\n".join(work) + f"\nThe answer is {value}."
+    return Problem(pid, question, str(value), num_steps=num_steps, meta={"solution": solution, "digits": [lo, hi]})
 
 
 def read_gsm8k(path: Path | None = None, *, n: int | None = None, offset: int = 0) -> list[Problem]:
@@ -134,10 +206,14 @@ def _read_jsonl(path: Path, n: int | None, offset: int, schema_name: str | None 
     return rows
 
 
-def load_task(name: str, *, n: int, seed: int = 0, offset: int = 0, path: Path | None = None) -> list[Problem]:
-    """`builtin`, `gsm8k`, `arc-easy`, or a path to a GSM8K-style or ARC-style JSONL file."""
+def load_task(name: str, *, n: int, seed: int = 0, offset: int = 0, path: Path | None = None,
+              digits: tuple[int, int] | None = None) -> list[Problem]:
+    """`builtin` (with `digits`: its multi-digit setting), `gsm8k`, `arc-easy`, or a path to a GSM8K-style or
+    ARC-style JSONL file."""
+    if digits is not None and name != "builtin":
+        raise UsageError(f"--digits is a setting of the built-in suite, not of {name!r}: drop it or use --task builtin")
     if name == "builtin":
-        return builtin_suite(n, seed=seed)
+        return builtin_suite(n, seed=seed, digits=digits)
     if name == "gsm8k":
         return read_gsm8k(path, n=n, offset=offset)
     if name in ("arc", "arc-easy"):
@@ -160,12 +236,14 @@ _ARC_SHOT = (
 )
 
 
-def shots_for(task: str, *, num_shots: int = 2) -> list[tuple[str, str]]:
-    """Worked examples (question, answer) that show the model the answer format for a task."""
+def shots_for(task: str, *, num_shots: int = 2, digits: tuple[int, int] | None = None) -> list[tuple[str, str]]:
+    """Worked examples (question, answer) that show the model the answer format for a task (the built-in suite's
+    in its `digits` setting)."""
     if num_shots <= 0 or task == "none":
         return []
     if task == "builtin":
-        return [(p.question, p.meta["solution"]) for p in builtin_suite(num_shots, seed=SHOT_SEED, steps=(2, 3))]
+        return [(p.question, p.meta["solution"])
+                for p in builtin_suite(num_shots, seed=SHOT_SEED, steps=(2, 3), digits=digits)]
     if task == "gsm8k":
         train = cache.data_dir() / "gsm8k_train.jsonl"
         return [(p.question, _clean_gsm8k(p.meta["solution"])) for p in read_gsm8k(train, n=num_shots)]

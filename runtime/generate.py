@@ -7,10 +7,17 @@ Layers, each consuming only the one below (mlx-lm style): `generate` (token ids 
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from .backends.base import Backend
 from .confidence import StepSignals, TraceConfidence, step_signals
 from .sampling import Sampler, greedy
+
+if TYPE_CHECKING:
+    from .arith import ArithmeticChecker
+
+# The signals a tool token carries: the calculator wrote it, so it says nothing about the model's confidence.
+TOOL_SIGNALS = StepSignals(logprob=0.0, top1_prob=1.0, margin=1.0, entropy=0.0, token_conf=0.0)
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,8 @@ class Step:
         elapsed_ms: wall time from the start of prefill to this token (the first one's is the TTFT).
         finish_reason: set on the last step only: "stop" (eos), "length" (max tokens) or
             "early_exit" (the exit policy stopped the trace).
+        tool: written by the calculator (compute mode), not drawn from the model: its signals are
+            TOOL_SIGNALS and the trace's confidence does not count it.
     """
 
     index: int
@@ -33,6 +42,7 @@ class Step:
     group_conf: float | None
     elapsed_ms: float
     finish_reason: str | None = None
+    tool: bool = False
 
     @property
     def logprob(self) -> float:
@@ -45,7 +55,8 @@ ExitPolicy = Callable[[Step, TraceConfidence], bool]
 
 def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = greedy, max_new_tokens: int = 256,
              stop_ids: Sequence[int] | None = None, exit_policy: ExitPolicy | None = None,
-             confidence: TraceConfidence | None = None, reuse_prefix: bool = True) -> Iterator[Step]:
+             confidence: TraceConfidence | None = None, reuse_prefix: bool = True,
+             arithmetic: "ArithmeticChecker | None" = None) -> Iterator[Step]:
     """Prefill `prompt_ids`, then decode until eos, `max_new_tokens` or the policy.
 
     Args:
@@ -57,8 +68,14 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
         max_new_tokens: generation budget. A trace that fills the context first ends there, with
             finish_reason "length", as it does at the budget.
         stop_ids: token ids that end the trace (default: the model's eos ids).
-        exit_policy: early exit; see `runtime.policies`.
+        exit_policy: early exit; see `runtime.policies`. It sees tool steps too (a line's text
+            includes them) but cannot end a trace on one.
         confidence: a TraceConfidence to fill (pass your own to read the trace summary after).
+        arithmetic: checks each arithmetic statement as it is written (`runtime.arith`); in compute
+            mode, where the model's next token is not the calculator's, the rest of the exact result
+            is fed in one prefill as tool steps (the model's own token is drawn, then replaced, so a
+            sampler's random stream is the same with and without the calculator). The checker's
+            `finish` is called when the trace ends.
 
     Yields:
         One Step per token; the eos token itself is yielded with finish_reason "stop".
@@ -75,10 +92,32 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
     else:
         backend.reset()
     logits = backend.prefill(prompt_ids[keep:])
-    for index in range(max_new_tokens):
+    index = 0
+    while index < max_new_tokens:
         token = sampler(logits)
+        wanted = None
+        if arithmetic is not None:
+            room = min(max_new_tokens - index, backend.info.max_seq_len - backend.position)
+            wanted = arithmetic.expected(room)
+        if wanted is not None and token != wanted:
+            tools = arithmetic.take_rest()
+            for k, tool_token in enumerate(tools):
+                arithmetic.push(tool_token, tool=True)
+                step = Step(index + k, tool_token, TOOL_SIGNALS, None, (time.perf_counter() - start) * 1e3, tool=True)
+                if exit_policy is not None:
+                    exit_policy(step, trace)
+                if index + k == max_new_tokens - 1:  # the result fits the budget: only its last token can end it
+                    arithmetic.finish()
+                    yield replace(step, finish_reason="length")
+                    return
+                yield step
+            index += len(tools)
+            logits = backend.prefill(tools)
+            continue
         signals = step_signals(logits, token)
         step = Step(index, token, signals, trace.update(signals), (time.perf_counter() - start) * 1e3)
+        if arithmetic is not None:
+            arithmetic.push(token)
         if token in stops:
             reason = "stop"
         elif exit_policy is not None and exit_policy(step, trace):
@@ -88,7 +127,10 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
         else:
             reason = None
         if reason:
+            if arithmetic is not None:
+                arithmetic.finish()
             yield replace(step, finish_reason=reason)
             return
         yield step
         logits = backend.step(token)
+        index += 1

@@ -6,11 +6,13 @@
   " The answer is", read the model's answer and its confidence greedily, rewind the cache, and
   stop once the answer is settled (confident enough, and the same at `patience` probes in a row).
   A line that already states the answer ("... the answer is 42.") ends the trace at no probe cost.
+- `ArithmeticAbort`: abandon a trace at its first false arithmetic statement (`runtime.arith`).
 """
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +21,9 @@ from .backends.base import Backend, ContextOverflowError
 from .confidence import TraceConfidence
 from .generate import ExitPolicy, Step
 from .text import Text
+
+if TYPE_CHECKING:
+    from .arith import ArithmeticChecker
 
 # The model has written its final answer on this line: nothing after it can change the answer.
 _STATED = re.compile(r"answer is\s*:?\s*\$?\s*-?\(?[\dA-E]", re.IGNORECASE | re.ASCII)
@@ -133,3 +138,19 @@ def any_of(policies: Sequence[ExitPolicy]) -> ExitPolicy | None:
         return any(policy(step, trace) for policy in active)
 
     return combined
+
+
+@dataclass
+class ArithmeticAbort:
+    """Abandon a trace at its first false arithmetic statement (check mode: the trace's own arithmetic says it is
+    wrong; in compute mode, the first result the model was about to write wrong)."""
+
+    checker: "ArithmeticChecker"
+    fired_at: str | None = None  # the statement that fired, for the explanation
+
+    def __call__(self, step: Step, trace: TraceConfidence) -> bool:
+        errors = [st for st in self.checker.statements if not st.right]
+        if errors:
+            self.fired_at = errors[0].text
+            return True
+        return False

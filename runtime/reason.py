@@ -17,17 +17,20 @@ import numpy as np
 from edgereason.errors import UsageError
 
 from .answers import AnswerKind, extract, same_answer
+from .arith import NO_ARITHMETIC, ArithmeticChecker, Calculator, Statement
 from .backends.base import Backend
 from .calibrate import Calibrator
 from .confidence import DEFAULT_WINDOW, TraceConfidence
 from .generate import generate
-from .policies import AnswerProbe, GroupConfidenceAbort, any_of
+from .policies import AnswerProbe, ArithmeticAbort, GroupConfidenceAbort, any_of
 from .sampling import SamplingConfig, make_sampler
 from .text import Text
 
 # Trace features the calibrator reads, in order.
 FEATURES = ("mean_conf", "lowest_group_conf", "bottom10_group_conf", "tail_conf", "mean_logprob", "min_logprob",
-            "num_tokens", "answer_logprob", "answer_min_logprob", "vote_share", "has_answer")
+            "num_tokens", "answer_logprob", "answer_min_logprob", "vote_share", "has_answer",
+            "arith_statements", "arith_errors", "first_error_at")
+ARITH_FEATURES = ("arith_statements", "arith_errors", "first_error_at")
 UNCALIBRATED_THRESHOLD = 0.5
 
 
@@ -49,6 +52,7 @@ class ExitConfig:
         probe_patience: consecutive confident probes with the same answer needed.
         probe_min_tokens: no probe before this many tokens (short traces end before a probe pays off).
         vote_early_stop: stop voting once the leader can't be overtaken by the remaining traces.
+        arith_abort: abandon a trace at its first false arithmetic statement (needs the calculator on).
     """
 
     abort: bool = True
@@ -59,6 +63,7 @@ class ExitConfig:
     probe_patience: int = 2
     probe_min_tokens: int = 32
     vote_early_stop: bool = True
+    arith_abort: bool = False
 
     def __post_init__(self) -> None:
         if self.abort_window < 1 or self.probe_patience < 1 or self.probe_min_tokens < 0:
@@ -77,6 +82,9 @@ class SolveConfig:
     max_traces: traces for `vote`.
     sampling: for `vote` traces (trace i uses seed + i); greedy strategies ignore it.
     exit: early-exit policies (used by early-exit and vote).
+    calculator: off | check (find and check every arithmetic statement: features, abort, vote weight) |
+        compute (also write each exact result for the model, as tool tokens).
+    arith_error_weight: a vote trace with a false statement counts this much of its weight.
     """
 
     strategy: Strategy = Strategy.EARLY_EXIT
@@ -84,12 +92,18 @@ class SolveConfig:
     max_traces: int = 5
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.7, top_k=40, seed=0))
     exit: ExitConfig = field(default_factory=ExitConfig)
+    calculator: Calculator = Calculator.CHECK
+    arith_error_weight: float = 0.25
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise UsageError(f"--max-new-tokens must be >= 1, got {self.max_new_tokens}")
         if self.max_traces < 1:
             raise UsageError(f"--max-traces must be >= 1, got {self.max_traces}")
+        if not (math.isfinite(self.arith_error_weight) and 0.0 <= self.arith_error_weight <= 1.0):
+            raise UsageError(f"--arith-error-weight must be in [0, 1], got {self.arith_error_weight}")
+        if self.exit.arith_abort and self.calculator is Calculator.OFF:
+            raise UsageError("--arith-abort needs the calculator: use --calculator check or compute")
         if self.strategy is Strategy.VOTE and self.sampling.temperature == 0.0:
             raise UsageError("--strategy vote needs --temperature > 0: greedy traces would all be the same")
 
@@ -105,11 +119,17 @@ class Trace:
     features: dict[str, float]
     probe_tokens: int
     seconds: float
+    statements: list[Statement] = field(default_factory=list)
+    tool_tokens: int = 0  # written by the calculator
+    arith_seconds: float = 0.0  # the checker's own time
+    error_weight: float = 1.0  # arith_error_weight when a statement is false, else 1
+    abort_reason: str | None = None  # "low confidence" or "a false statement (...)" when aborted
 
     @property
     def weight(self) -> float:
-        """Vote weight in [0, 1]: the geometric-mean token probability of the trace."""
-        return float(np.exp(self.features["mean_logprob"]))
+        """Vote weight in [0, 1]: the geometric-mean token probability of the trace (down-weighted when its own
+        arithmetic is false)."""
+        return float(np.exp(self.features["mean_logprob"])) * self.error_weight
 
 
 @dataclass
@@ -187,12 +207,18 @@ def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig,
     abort = GroupConfidenceAbort(ex.abort_threshold) if use_exit and ex.abort else None
     probe = (AnswerProbe(backend, text, kind, threshold=ex.probe_threshold, patience=ex.probe_patience,
                          min_tokens=ex.probe_min_tokens) if use_exit and ex.probe else None)
+    checker = ArithmeticChecker(text, config.calculator) if config.calculator is not Calculator.OFF else None
+    arith_abort = ArithmeticAbort(checker) if use_exit and ex.arith_abort and checker is not None else None
     confidence = TraceConfidence(window=ex.abort_window)
     steps = list(generate(backend, prompt, sampler=make_sampler(sampling), max_new_tokens=config.max_new_tokens,
-                          exit_policy=any_of([abort, probe]), confidence=confidence))
+                          exit_policy=any_of([abort, arith_abort, probe]), confidence=confidence,
+                          arithmetic=checker))
     ids = [s.token_id for s in steps]
     body = text.decode(ids)
-    aborted = abort is not None and abort.fired_at is not None
+    abort_reason = ("low confidence" if abort is not None and abort.fired_at is not None else
+                    f"a false statement ({arith_abort.fired_at})" if arith_abort is not None and arith_abort.fired_at
+                    else None)
+    aborted = abort_reason is not None
     settled = probe is not None and probe.settled_answer is not None
     answer = None if aborted else (probe.settled_answer if settled else extract(body, kind))
     features = confidence.summary()
@@ -200,14 +226,20 @@ def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig,
         features["answer_logprob"] = features["answer_min_logprob"] = float(np.log(max(probe.settled_conf, 1e-9)))
     else:
         features["answer_logprob"], features["answer_min_logprob"] = _answer_logprobs(text, steps, answer)
+    features.update(checker.features() if checker is not None else NO_ARITHMETIC)
     return Trace(token_ids=ids, text=body, answer=answer, finish_reason=steps[-1].finish_reason if steps else None,
                  aborted=aborted, settled=settled, features=features,
-                 probe_tokens=probe.probe_tokens if probe else 0, seconds=time.perf_counter() - start)
+                 probe_tokens=probe.probe_tokens if probe else 0, seconds=time.perf_counter() - start,
+                 statements=checker.statements if checker is not None else [],
+                 tool_tokens=sum(s.tool for s in steps), arith_seconds=checker.seconds if checker else 0.0,
+                 error_weight=config.arith_error_weight if checker is not None and checker.errors else 1.0,
+                 abort_reason=abort_reason)
 
 
 def _answer_logprobs(text: Text, steps: Sequence, answer: str | None) -> tuple[float, float]:
     """Mean and min log-prob of the tokens that wrote the answer's last occurrence: how sure the model
-    was when it committed to the answer (a sharper signal than the whole trace's average)."""
+    was when it committed to the answer (a sharper signal than the whole trace's average). Tool tokens
+    (the calculator's) say nothing of the model: where they wrote the answer, its last own tokens count."""
     if answer is None or not steps:
         return -10.0, -10.0
     ends, decoded = [], ""
@@ -215,10 +247,10 @@ def _answer_logprobs(text: Text, steps: Sequence, answer: str | None) -> tuple[f
         decoded = text.decode([s.token_id for s in steps[: i + 1]])
         ends.append(len(decoded))
     at = decoded.rfind(answer)
-    if at < 0:
-        return float(np.mean([s.logprob for s in steps[-4:]])), float(min(s.logprob for s in steps[-4:]))
     span = [s.logprob for s, end, start in zip(steps, ends, [0, *ends[:-1]], strict=True)
-            if end > at and start < at + len(answer)]
+            if at >= 0 and end > at and start < at + len(answer) and not s.tool]
+    if not span:
+        span = [s.logprob for s in steps if not s.tool][-4:] or [0.0]
     return float(np.mean(span)), float(min(span))
 
 
@@ -275,8 +307,9 @@ def _decide(answer: str | None, traces: Sequence[Trace], features: dict[str, flo
         reasons.append("uncalibrated (no calibrator for this strategy: run `edgereason calibrate`); "
                        "raw confidence used")
     if answer is None:
-        aborted = sum(t.aborted for t in traces)
-        reasons.append(f"no answer ({aborted} of {len(traces)} traces aborted for low confidence)" if aborted
+        aborted = [t.abort_reason for t in traces if t.aborted]
+        why = "; ".join(dict.fromkeys(r for r in aborted if r))
+        reasons.append(f"no answer ({len(aborted)} of {len(traces)} traces aborted: {why})" if aborted
                        else "no answer found in the trace")
         return p, reasons, "escalate"
     verdict = "accept" if p >= threshold else "escalate"

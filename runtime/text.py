@@ -55,25 +55,28 @@ class Text:
 
 
 class StreamDecoder:
-    """Token ids in, printable text out, never splitting a multi-byte character.
+    """Token ids in, printable text out, never splitting a multi-byte character, at constant cost per token.
 
     A byte-level BPE token can end in the middle of a UTF-8 sequence; decoding it alone gives
-    U+FFFD. Text is emitted only up to the last complete character.
+    U+FFFD. Text is emitted only up to the last complete character. Each push decodes a short window
+    (the tokens since the last emitted piece, and the piece before them, as vLLM's detokenizer
+    does), so a tokenizer that drops a leading space at the start of a decode still decodes alike.
     """
 
     def __init__(self, text: Text):
         self.text = text
         self.ids: list[int] = []
-        self.emitted = 0  # characters of the decoded text already returned
+        self._prefix = 0  # window start: the tokens of the piece emitted before the last one
+        self._read = 0  # tokens already emitted
 
     def push(self, token_id: int) -> str:
         self.ids.append(token_id)
-        decoded = self.text.decode(self.ids)
-        if decoded.endswith("\ufffd"):
+        done = self.text.decode(self.ids[self._prefix:self._read])
+        decoded = self.text.decode(self.ids[self._prefix:])
+        if len(decoded) <= len(done) or decoded.endswith("\ufffd"):
             return ""
-        new = decoded[self.emitted:]
-        self.emitted = len(decoded)
-        return new
+        self._prefix, self._read = self._read, len(self.ids)
+        return decoded[len(done):]
 
 
 def _environment():

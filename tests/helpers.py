@@ -32,3 +32,26 @@ def golden_folder(root: Path) -> Path:
         (folder / name).write_text(text)
     (folder / "manifest.json").write_text(json.dumps(BAD_FILES["manifest"]["valid"]))
     return folder
+
+
+def scripted_backend(script: list[int], *, prompt_len: int, vocab_size: int = 49152, eos_id: int = 2,
+                     max_seq_len: int = 512):
+    """A Backend whose "model" writes a fixed script: after the prompt, the logits at cache position p peak at
+    script[p - prompt_len] (eos once the script is spent). The decode loop and the calculator are what run for
+    real; tests/golden/arithmetic.json's traces are made with it, and the C++ and Java ports replay them alike."""
+    import numpy as np
+
+    from edgereason.runtime.backends.base import Backend, ModelInfo
+
+    class Scripted(Backend):
+        def __init__(self) -> None:
+            self.info = ModelInfo("scripted", "eager", "fp32", vocab_size, max_seq_len, (eos_id,), None, False)
+            self._tokens = []
+
+        def _forward(self, tokens):
+            at = self.position + len(tokens) - prompt_len
+            logits = np.zeros(vocab_size, dtype=np.float32)
+            logits[script[at] if 0 <= at < len(script) else eos_id] = 10.0
+            return logits
+
+    return Scripted()

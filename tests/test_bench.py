@@ -6,6 +6,7 @@ No timed assertions: the numbers only have to exist, be positive and be consiste
 import csv
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,13 +112,14 @@ def test_risk_coverage_and_aurc():
 
 
 def test_token_savings_against_greedy_and_full_votes():
-    rows = [{"strategy": "greedy", "tokens_per_problem": 100.0, "probe_tokens_per_problem": 0.0},
-            {"strategy": "early-exit", "tokens_per_problem": 40.0, "probe_tokens_per_problem": 10.0},
-            {"strategy": "vote", "tokens_per_problem": 250.0, "probe_tokens_per_problem": 0.0}]
+    rows = [{"base_strategy": s, "calculator": c, "tokens_per_problem": t, "probe_tokens_per_problem": probe}
+            for c, scale in (("check", 1.0), ("compute", 2.0))
+            for s, t, probe in (("greedy", 100.0 * scale, 0.0), ("early-exit", 40.0 * scale, 10.0 * scale),
+                                ("vote", 250.0 * scale, 0.0))]
     savings(rows, max_traces=5)
-    assert rows[0]["token_savings"] is None
-    assert rows[1]["token_savings"] == pytest.approx(0.5)
-    assert rows[2]["token_savings"] == pytest.approx(0.5)
+    assert rows[0]["token_savings"] is None and rows[3]["token_savings"] is None
+    # each mode against its own greedy row
+    assert [rows[i]["token_savings"] for i in (1, 2, 4, 5)] == pytest.approx([0.5, 0.5, 0.5, 0.5])
 
 
 def test_report_is_published_whole(tmp_path):
@@ -128,3 +130,40 @@ def test_report_is_published_whole(tmp_path):
     assert json.loads((folder / "results.json").read_text())["x"] == 1
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]
     assert markdown_table([], [Column("a", "A")]).count("\n") == 1
+
+
+def _reason_report(root: Path, seed: int, *, n: int = 120) -> Path:
+    """A `bench reason` results.json whose traces are right exactly when they wrote no false statement (and the
+    other features are noise): what the arithmetic features are for."""
+    from edgereason.runtime.reason import FEATURES
+
+    rng = np.random.default_rng(seed)
+    records = []
+    for _ in range(n):
+        errors = float(rng.integers(0, 3))
+        features = {f: float(rng.normal()) for f in FEATURES}
+        features.update(arith_errors=errors, arith_statements=errors + 1, first_error_at=1.0 if errors == 0 else 0.5)
+        records.append({"features": features, "correct": bool(errors == 0)})
+    folder = root / f"seed{seed}" / "20261202-000000"
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({"kind": "reason", "task": "builtin", "digits": "2-4",
+                                                     "strategies": {"greedy": {"calculator": "check",
+                                                                               "records": records}}}))
+    return folder.parent
+
+
+def test_bench_transfer_fits_on_one_report_and_scores_another(tmp_path):
+    fit_dir, eval_dir = _reason_report(tmp_path, 1), _reason_report(tmp_path, 2)
+    proc = cli("bench", "transfer", "--fit", str(fit_dir), "--eval", str(eval_dir), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    (report,) = (tmp_path / "out").iterdir()
+    rows = {r["features"]: r for r in json.loads((report / "results.json").read_text())["rows"]}
+    assert rows["all"]["auroc"] > 0.95 and rows["no-arith"]["auroc"] < 0.75
+    assert rows["all"]["run"] == "builtin --digits 2-4 greedy" and (report / "auroc.png").is_file()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.json").write_text(json.dumps({"kind": "speed"}))
+    assert_one_line_error(cli("bench", "transfer", "--fit", str(bad), "--eval", str(eval_dir)), 2,
+                          "is not a `bench reason` report")
+    assert_one_line_error(cli("bench", "transfer", "--fit", str(tmp_path / "none"), "--eval", str(eval_dir)), 2,
+                          "holds no bench reports")

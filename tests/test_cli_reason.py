@@ -76,3 +76,23 @@ def test_calibrate_needs_both_right_and_wrong_answers(roomy):
     proc = cli("calibrate", str(roomy), "--task", "builtin", "--n", "20", "--max-new-tokens", "6",
                "--strategy", "greedy")
     assert_one_line_error(proc, 2, "calibration needs both")
+
+
+def test_the_calculator_switch_in_run_solve_and_bench(roomy, tmp_path):
+    proc = cli("run", str(roomy), "What is 3 + 4?", "--max-new-tokens", "8", "--show-confidence",
+               "--calculator", "compute")
+    assert proc.returncode == 0, proc.stderr
+    assert "arithmetic:" in proc.stdout and "statement" in proc.stdout
+    proc = cli("solve", str(roomy), "Tom has 12 apples and eats 7. How many?", "--strategy", "greedy",
+               "--max-new-tokens", "8", "--shots", "none", "--calculator", "compute")
+    assert proc.returncode == 0, proc.stderr
+    assert "arithmetic" in proc.stdout and "by the calculator" in proc.stdout
+    for command in (["run", str(roomy), "hi"], ["solve", str(roomy), "q"],
+                    ["bench", "reason", str(roomy), "--n", "2", "-o", str(tmp_path)]):
+        assert_one_line_error(cli(*command, "--calculator", "always"), 2, "unknown --calculator 'always'")
+    assert_one_line_error(cli("solve", str(roomy), "q", "--calculator", "off", "--arith-abort"), 2,
+                          "--arith-abort needs the calculator")
+    assert_one_line_error(cli("calibrate", str(roomy), "--task", "gsm8k", "--digits", "2-4"), 2,
+                          "--digits is a setting of the built-in suite")
+    assert_one_line_error(cli("bench", "reason", str(roomy), "--digits", "7-9", "-o", str(tmp_path)), 2,
+                          "--digits must be LO-HI")

@@ -126,15 +126,17 @@ def python_tokens(folder: Path, count: int) -> tuple[int, ...]:
     return tuple(step.token_id for step in generate(backend, PROMPT, max_new_tokens=count, stop_ids=()))
 
 
-def test_golden_vectors(runner):
+def test_golden_vectors(runner, smollm2_dir):
     """Sampler, signals, answer extraction and the stated-answer rule against the Python-made vectors; the
-    manifest checks against the shared broken artifact folders (bad_files.json, as test_bad_files.py)."""
+    manifest checks against the shared broken artifact folders (bad_files.json, as test_bad_files.py); the
+    arithmetic checker's texts, results and decode-loop replays (arithmetic.json, SmolLM2's tokenizer)."""
     arch, prefix = runner
     result = subprocess.run([*prefix, str(build_dir(arch) / "edgereason-golden-test"), str(GOLDEN / "sampling.json"),
-                             str(GOLDEN / "answers.json"), str(GOLDEN / "bad_files.json")],
+                             str(GOLDEN / "answers.json"), str(GOLDEN / "bad_files.json"),
+                             str(GOLDEN / "arithmetic.json"), str(smollm2_dir / "tokenizer.json")],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert " 0 failed" in result.stdout
+    assert " 0 failed" in result.stdout and "traces replayed" in result.stdout
 
 
 def test_attention_arithmetic_is_the_same_on_every_isa():

@@ -98,7 +98,7 @@ def test_solve_runs_every_strategy(tiny, strategy):
     assert any("uncalibrated" in r for r in result.reasons)
     assert set(result.features) == {"mean_conf", "lowest_group_conf", "bottom10_group_conf", "tail_conf",
                                     "mean_logprob", "min_logprob", "num_tokens", "answer_logprob", "answer_min_logprob",
-                                    "vote_share", "has_answer"}
+                                    "vote_share", "has_answer", "arith_statements", "arith_errors", "first_error_at"}
 
 
 def test_solve_refuses_a_prompt_that_cannot_fit(tiny):

@@ -32,8 +32,10 @@ javac -source 8 -target 8 -bootclasspath "$android_jar:$invoke/java.base" -Xlint
   -encoding UTF-8 \
   -cp "$ort_jar:$et_jar" -d "$out" \
   $(find "$here/core/src/main/java" "$here/app/src/main/java" -name '*.java')
-# The schemas travel as Java resources next to the classes, as core/build.gradle packages them into the APK.
-mkdir -p "$out/edgereason/schemas" && cp "$here"/../edgereason/schemas/*.schema.json "$out/edgereason/schemas/"
+# The schemas and specs travel as Java resources next to the classes, as core/build.gradle packages them into the APK.
+mkdir -p "$out/edgereason/schemas" "$out/edgereason/specs"
+cp "$here"/../edgereason/schemas/*.schema.json "$out/edgereason/schemas/"
+cp "$here"/../edgereason/specs/*.json "$out/edgereason/specs/"
 echo "android compile check: $(find "$out" -name '*.class' | wc -l) classes compiled against $(basename "$android_jar")"
 if command -v aapt >/dev/null; then
   # AGP writes the package attribute from `namespace`; do the same for this check.

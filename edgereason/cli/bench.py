@@ -18,6 +18,7 @@ from edgereason.cli.reason import (
     EXIT,
     SOLVE,
     AbortThreshold,
+    Digits,
     FolderArg,
     MaxNew,
     Offset,
@@ -202,34 +203,44 @@ def reason(
     max_traces: Annotated[int, typer.Option(help="Traces for vote")] = SOLVE.max_traces,
     max_new_tokens: MaxNew = SOLVE.max_new_tokens,
     abort_threshold: AbortThreshold = EXIT.abort_threshold,
+    calculator: Annotated[str, typer.Option(help="Comma list of off, check, compute: the arithmetic checker's "
+                                                 "mode (each is a row per strategy)")] = SOLVE.calculator.value,
+    digits: Digits = None,
     output: Output = Path("bench-results"),
     threads: Threads = None,
 ) -> None:
-    """Accuracy, tokens and time per problem, ECE / AUROC / AURC / selective accuracy, early-exit savings."""
+    """Accuracy, tokens and time per problem, ECE / AUROC / AURC / selective accuracy, early-exit savings, and the
+    arithmetic: statements per problem, wrong answers with a false statement, calculator tokens."""
     import numpy as np
 
     from edgereason.bench import machine, plots
     from edgereason.bench.reasoning import run_problems, savings, summarize
     from edgereason.bench.report import Column, Report, num, pct
-    from edgereason.bench.tasks import load_task, shots_for
+    from edgereason.bench.tasks import load_task, parse_digits, shots_for
     from edgereason.runtime import open_model
 
     positive(n, "--n")
     check_output(output)
     strategies = [s.strip() for s in strategy.split(",") if s.strip()]
+    modes = [m.strip() for m in calculator.split(",") if m.strip()]
     if not strategies:
         raise UsageError("--strategy needs at least one of greedy, early-exit, vote")
-    configs = [_default_exits(s, max_traces, max_new_tokens, abort_threshold) for s in strategies]
-    problems = load_task(task, n=n, seed=task_seed, offset=offset)
+    if not modes:
+        raise UsageError("--calculator needs at least one of off, check, compute")
+    configs = [_default_exits(s, max_traces, max_new_tokens, abort_threshold, m) for s in strategies for m in modes]
+    suite_digits = parse_digits(digits)
+    problems = load_task(task, n=n, seed=task_seed, offset=offset, digits=suite_digits)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
-    shots = shots_for(_shot_task(task, problems))
+    shots = shots_for(_shot_task(task, problems), digits=suite_digits)
     facts = machine.facts(threads)
     results: dict = {"kind": "reason", "artifact": str(folder), "task": task, "n": len(problems),
-                     "task_seed": task_seed, "offset": offset, "max_traces": max_traces, "strategies": {}}
+                     "task_seed": task_seed, "offset": offset, "digits": digits, "max_traces": max_traces,
+                     "strategies": {}}
     rows = []
     for config in configs:
+        name = config.strategy.value + ("" if len(modes) == 1 else f" {config.calculator.value}")
         calibrator = model.calibrator(config.strategy.value)
-        bar, job = _problems_progress(f"{config.strategy.value}", len(problems))
+        bar, job = _problems_progress(name, len(problems))
         correct: list[bool] = []
 
         def advance(record, bar=bar, job=job, correct=correct) -> None:
@@ -239,16 +250,20 @@ def reason(
         with bar:
             records = run_problems(model, problems, config, shots=shots, calibrator=calibrator, on_record=advance)
         summary = summarize(records)
-        results["strategies"][config.strategy.value] = {
-            "summary": summary, "calibrated": calibrator is not None,
-            "records": [dataclasses.asdict(r) for r in records]}
-        rows.append({"strategy": config.strategy.value, "calibrated": "yes" if calibrator else "no", **summary})
+        results["strategies"][name] = {
+            "summary": summary, "calibrated": calibrator is not None, "strategy": config.strategy.value,
+            "calculator": config.calculator.value, "records": [dataclasses.asdict(r) for r in records]}
+        rows.append({"strategy": name, "base_strategy": config.strategy.value, "calculator": config.calculator.value,
+                     "calibrated": "yes" if calibrator else "no", **summary})
     savings(rows, max_traces)
     columns = [Column("strategy", "strategy"), Column("accuracy", "accuracy", num(3)),
                Column("tokens_per_problem", "tok/problem", num(1)), Column("probe_tokens_per_problem", "probe tok",
                                                                            num(1)),
                Column("token_savings", "tokens saved", pct), Column("seconds_per_problem", "s/problem", num(2)),
-               Column("traces_per_problem", "traces", num(2)), Column("calibrated", "calibrated"),
+               Column("traces_per_problem", "traces", num(2)), Column("tool_tokens_per_problem", "calc tok", num(1)),
+               Column("statements_per_problem", "stmts", num(2)),
+               Column("wrong_with_arith_error", "wrong w/ arith err", pct),
+               Column("checker_share", "checker time", pct), Column("calibrated", "calibrated"),
                Column("ece", "ECE", num(3)), Column("auroc", "AUROC", num(3)), Column("aurc", "AURC", num(3)),
                Column("selective_acc_50", "acc@50%", num(3)), Column("selective_acc_80", "acc@80%", num(3))]
     title = f"Reasoning: {folder.name} on {task} (n={len(problems)})"
@@ -265,6 +280,45 @@ def reason(
         [{"label": r["strategy"], "accuracy": r["accuracy"],
           "tokens": r["tokens_per_problem"] + r["probe_tokens_per_problem"]} for r in rows]), "Accuracy vs tokens")
     path = report.publish(results, rows)
+    shown = {"strategy", "accuracy", "tokens_per_problem", "tool_tokens_per_problem", "wrong_with_arith_error",
+             "checker_share", "ece", "auroc", "selective_acc_50"}  # what fits a terminal; report.md has all
+    _print_table(title, rows, [c for c in columns if c.key in shown])
+    out.print(f"report: {path / 'report.md'}")
+
+
+@bench_app.command("transfer")
+@handle_errors
+def transfer(
+    fit_report: Annotated[Path, typer.Option("--fit", help="A `bench reason` report whose records the calibrators "
+                                                           "are fitted on (e.g. built-in seed 1)")],
+    eval_reports: Annotated[list[Path], typer.Option("--eval", help="Reports to score them on (another seed, "
+                                                                    "another task); repeat")],
+    fit_run: Annotated[str | None, typer.Option(help="The fit report's run to fit on (default: its first)")] = None,
+    output: Output = Path("bench-results"),
+) -> None:
+    """Calibration transfer: P(correct) fitted on one report's traces with and without the arithmetic features,
+    scored (AUROC, ECE, AURC) on traces the fit never saw."""
+    from edgereason.bench import machine, plots
+    from edgereason.bench.report import Column, Report, num
+    from edgereason.bench.transfer import FEATURE_SETS, fit_sets, pick, read_runs, score
+
+    check_output(output)
+    train = pick(read_runs(fit_report), fit_run)
+    evaluated = [run for folder in eval_reports for run in read_runs(folder)]
+    calibrators = fit_sets(train, FEATURE_SETS)
+    rows = score(calibrators, evaluated)
+    columns = [Column("features", "features"), Column("run", "evaluated on"), Column("n", "n", num(0)),
+               Column("accuracy", "accuracy", num(3)), Column("auroc", "AUROC", num(3)), Column("ece", "ECE", num(3)),
+               Column("aurc", "AURC", num(3)), Column("arith_errors_weight", "w(arith_errors)", num(2))]
+    title = f"Calibration transfer: fitted on {train.label} (n={len(train.correct)})"
+    report = Report(output, title, machine.facts(None))
+    report.table("P(correct) on traces the fit never saw", rows, columns)
+    report.text("Feature sets: " + "; ".join(f"**{k}**: {', '.join(v)}" for k, v in FEATURE_SETS.items()) +
+                ". Fitted by `runtime.calibrate.fit` (logistic, standardized; its own 30% holdout picks the "
+                "threshold) on the fit run only.")
+    report.figure("auroc.png", plots.auroc_bars(rows), "AUROC of P(correct) per evaluated run and feature set")
+    path = report.publish({"kind": "transfer", "fit": train.label, "rows": rows,
+                           "calibrators": {k: dataclasses.asdict(c) for k, c in calibrators.items()}}, rows)
     _print_table(title, rows, columns)
     out.print(f"report: {path / 'report.md'}")
 

@@ -9,6 +9,7 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text as RichText
 
 from edgereason.cli import app, console, handle_errors, out, positive
 from edgereason.errors import UsageError
@@ -61,6 +62,49 @@ def _style(top1_prob: float) -> str:
     return "green" if top1_prob >= 0.8 else ("yellow" if top1_prob >= 0.5 else "red")
 
 
+CalculatorOpt = Annotated[str, typer.Option(
+    "--calculator", help="off | check (find and check each 'a op b = c' the trace writes) | compute (also write "
+                         "each exact result for the model)")]
+
+
+def _calculator(name: str):
+    from edgereason.runtime.arith import Calculator
+
+    try:
+        return Calculator(name)
+    except ValueError:
+        raise UsageError(f"unknown --calculator '{name}': use off, check or compute") from None
+
+
+def arith_summary(statements) -> RichText:
+    """'3 statements, 1 false: 12 - 7 = 2 (true value 5)', the false ones in red, the calculator's in cyan."""
+    false = [st for st in statements if not st.right]
+    corrected = [st for st in statements if st.corrected]
+    line = RichText(f"{len(statements)} statement{'s' if len(statements) != 1 else ''}, {len(false)} false")
+    for st in false:
+        line.append("; ")
+        line.append(st.text.replace("\n", " "), style="bold red")
+        line.append(f" (true value {st.value})" if st.value is not None else " (undefined: division by zero)")
+    if corrected:
+        line.append(f"; {len(corrected)} written by the calculator where the model's next token differed: ")
+        line.append(", ".join(st.text.replace("\n", " ") for st in corrected), style="cyan")
+    return line
+
+
+def highlight(trace: str, statements) -> RichText:
+    """The trace with each false statement in red and each calculator-written one in cyan."""
+    out_text, at = RichText(), 0
+    for st in sorted(statements, key=lambda st: st.start):
+        if st.start < at:
+            continue
+        out_text.append(trace[at:st.start])
+        style = "bold red" if not st.right else ("cyan" if st.forced else None)
+        out_text.append(trace[st.start:st.end], style=style)
+        at = st.end
+    out_text.append(trace[at:])
+    return out_text
+
+
 @app.command("run")
 @handle_errors
 def run(
@@ -73,17 +117,21 @@ def run(
     seed: Annotated[int, typer.Option(help="Sampler seed (SplitMix64)")] = 0,
     system: Annotated[str | None, typer.Option(help="System message")] = None,
     raw: Annotated[bool, typer.Option(help="Send the prompt as is, without the chat template")] = False,
-    show_confidence: Annotated[bool, typer.Option(help="Colour tokens by top-1 probability")] = False,
+    show_confidence: Annotated[bool, typer.Option(help="Colour tokens by top-1 probability (the calculator's in "
+                                                       "cyan); list the false arithmetic statements")] = False,
+    calculator: CalculatorOpt = "check",
     tokens: Annotated[str | None, typer.Option(help="Prompt as token ids, e.g. 1,2,3 (tokenizer-free artifacts); "
                                                     "prints ids")] = None,
     threads: Threads = None,
 ) -> None:
     """Stream a reply, then print TTFT, prefill and decode speed, and the trace's confidence."""
     from edgereason.runtime import open_model
+    from edgereason.runtime.arith import ArithmeticChecker, Calculator
     from edgereason.runtime.confidence import TraceConfidence
     from edgereason.runtime.generate import generate
     from edgereason.runtime.sampling import make_sampler
 
+    mode = _calculator(calculator)
     if (prompt is None) == (tokens is None):
         raise UsageError("give a prompt or --tokens ID,ID,... (one of the two)")
     given_ids = parse_ids(tokens) if tokens is not None else None
@@ -99,15 +147,20 @@ def run(
     else:
         ids = model.text.encode(text_in) if raw else model.text.chat_ids(text_in, system=system)
         stream = model.text.stream()
+    checker = ArithmeticChecker(model.text, mode) if stream and mode is not Calculator.OFF else None
     trace, steps = TraceConfidence(), []
-    for step in generate(model.backend, ids, sampler=sampler, max_new_tokens=max_new_tokens, confidence=trace):
+    for step in generate(model.backend, ids, sampler=sampler, max_new_tokens=max_new_tokens, confidence=trace,
+                         arithmetic=checker):
         steps.append(step)
         if step.finish_reason == "stop":
             break
         piece = stream.push(step.token_id) if stream else f"{step.token_id} "
-        out.print(piece, end="", style=_style(step.signals.top1_prob) if show_confidence else None,
-                  highlight=False, markup=False, soft_wrap=True)
+        style = ("cyan" if step.tool else _style(step.signals.top1_prob)) if show_confidence else None
+        out.print(piece, end="", style=style, highlight=False, markup=False, soft_wrap=True)
     out.print()
+    if checker is not None and show_confidence:
+        checker.finish()
+        out.print(RichText("arithmetic: ", style="dim") + arith_summary(checker.statements), soft_wrap=True)
     if not steps:
         return
     ttft_ms = steps[0].elapsed_ms
@@ -127,7 +180,8 @@ def run(
 
 def _solve_config(strategy: str, max_traces: int, max_new_tokens: int, temperature: float, top_k: int, seed: int,
                   abort: bool, abort_threshold: float, probe: bool, probe_threshold: float, probe_patience: int,
-                  vote_early_stop: bool):
+                  vote_early_stop: bool, calculator: str = SOLVE.calculator.value,
+                  arith_abort: bool = EXIT.arith_abort):
     from edgereason.runtime.reason import ExitConfig, SolveConfig, Strategy
 
     try:
@@ -138,15 +192,17 @@ def _solve_config(strategy: str, max_traces: int, max_new_tokens: int, temperatu
         strategy=chosen, max_new_tokens=max_new_tokens, max_traces=max_traces,
         sampling=_sampling(temperature, top_k, 1.0, seed),
         exit=ExitConfig(abort=abort, abort_threshold=abort_threshold, probe=probe, probe_threshold=probe_threshold,
-                        probe_patience=probe_patience, vote_early_stop=vote_early_stop),
+                        probe_patience=probe_patience, vote_early_stop=vote_early_stop, arith_abort=arith_abort),
+        calculator=_calculator(calculator),
     )
 
 
-def _default_exits(strategy: str, max_traces: int, max_new_tokens: int, abort_threshold: float):
+def _default_exits(strategy: str, max_traces: int, max_new_tokens: int, abort_threshold: float,
+                   calculator: str = SOLVE.calculator.value):
     """A SolveConfig with default sampling and exit settings but for these."""
     return _solve_config(strategy, max_traces, max_new_tokens, SOLVE.sampling.temperature, SOLVE.sampling.top_k,
                          SOLVE.sampling.seed, EXIT.abort, abort_threshold, EXIT.probe, EXIT.probe_threshold,
-                         EXIT.probe_patience, EXIT.vote_early_stop)
+                         EXIT.probe_patience, EXIT.vote_early_stop, calculator)
 
 
 TaskOpt = Annotated[str, typer.Option("--task", help="builtin, gsm8k, arc-easy, or a JSONL path")]
@@ -158,6 +214,8 @@ MaxNew = Annotated[int, typer.Option(help="Token budget per trace")]
 AbortThreshold = Annotated[float, typer.Option(help="Group-confidence floor (mean -log p of the top-20, 32 tokens)")]
 Abort = Annotated[bool, typer.Option("--abort/--no-abort", help="Abort traces below --abort-threshold")]
 Probe = Annotated[bool, typer.Option("--probe/--no-probe", help="Stop once a newline probe finds the answer settled")]
+Digits = Annotated[str | None, typer.Option(help="Built-in suite only: numbers of LO-HI digits (e.g. 2-4), where "
+                                                 "arithmetic slips show; a seed space of its own")]
 
 
 @app.command("solve")
@@ -182,12 +240,16 @@ def solve(
     probe_patience: Annotated[int, typer.Option(help="Confident identical probes needed")] = EXIT.probe_patience,
     vote_early_stop: Annotated[bool, typer.Option(help="Stop voting when the leader can't be overtaken")] = (
         EXIT.vote_early_stop),
+    calculator: CalculatorOpt = SOLVE.calculator.value,
+    arith_abort: Annotated[bool, typer.Option(help="Abandon a trace at its first false arithmetic statement")] = (
+        EXIT.arith_abort),
     threads: Threads = None,
 ) -> None:
     """Answer a reasoning question: answer, P(correct), accept/escalate and why, traces, tokens, time."""
-    from edgereason.bench.tasks import shots_for
+    from edgereason.bench.tasks import parse_digits, shots_for
     from edgereason.runtime import open_model
     from edgereason.runtime.answers import AnswerKind
+    from edgereason.runtime.arith import Calculator
     from edgereason.runtime.reason import solve as solve_question
 
     text_in = read_prompt(question)
@@ -196,7 +258,7 @@ def solve(
     if choices and any(not c.strip() for c in choices):
         raise UsageError("a --choice is empty: give each option some text")
     config = _solve_config(strategy, max_traces, max_new_tokens, temperature, top_k, seed, abort, abort_threshold,
-                           probe, probe_threshold, probe_patience, vote_early_stop)
+                           probe, probe_threshold, probe_patience, vote_early_stop, calculator, arith_abort)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     kind = AnswerKind.CHOICE if choices else AnswerKind.MATH
     letters = "ABCDE"
@@ -204,9 +266,11 @@ def solve(
     calibrator = model.calibrator(config.strategy.value)
     shot_task = shots or (calibrator.metrics.get("shots") if calibrator else None) or (
         "arc-easy" if choices else "gsm8k")
+    shot_digits = parse_digits(str(calibrator.metrics["digits"])) if (
+        calibrator and not shots and calibrator.metrics.get("digits")) else None
     with console.status(f"solving ({config.strategy.value})"):
         result = solve_question(model.backend, model.text, text_in, config=config, kind=kind, choices=shown,
-                                shots=shots_for(str(shot_task)), calibrator=calibrator)
+                                shots=shots_for(str(shot_task), digits=shot_digits), calibrator=calibrator)
     colour = "green" if result.decision == "accept" else "yellow"
     table = Table(show_header=False, title=f"{folder.name}: {config.strategy.value}")
     table.add_column("field")
@@ -216,13 +280,19 @@ def solve(
     table.add_row("decision", f"[{colour}]{result.decision}[/{colour}]: " + "; ".join(result.reasons))
     table.add_row("traces", "\n".join(
         f"{i + 1}: answer {t.answer}, {len(t.token_ids)} tok, {t.finish_reason}"
-        + (" (aborted: low confidence)" if t.aborted else "") + (" (answer settled by probe)" if t.settled else "")
+        + (" (aborted)" if t.aborted else "") + (" (answer settled by probe)" if t.settled else "")
+        + (f", {sum(not st.right for st in t.statements)} false statements" if t.statements else "")
         for i, t in enumerate(result.traces)))
-    table.add_row("tokens", f"{result.tokens_generated} generated + {result.probe_tokens} in probes")
+    if config.calculator is not Calculator.OFF and result.traces:
+        table.add_row("arithmetic", arith_summary(result.traces[-1].statements))
+    tool = sum(t.tool_tokens for t in result.traces)
+    table.add_row("tokens", f"{result.tokens_generated} generated ({tool} by the calculator) + "
+                            f"{result.probe_tokens} in probes")
     table.add_row("time", f"{result.seconds:.1f} s")
     out.print(table)
     if result.traces:
-        out.print("[dim]last trace:[/dim] " + result.traces[-1].text.strip(), markup=True, highlight=False)
+        last = result.traces[-1]
+        out.print(RichText("last trace: ", style="dim") + highlight(last.text, last.statements), soft_wrap=True)
 
 
 def _problems_progress(description: str, total: int) -> tuple[Progress, int]:
@@ -249,11 +319,13 @@ def calibrate(
     target_risk: Annotated[float, typer.Option(help="Error rate allowed among accepted answers")] = 0.1,
     isotonic: Annotated[bool, typer.Option(help="Isotonic regression on top of the logistic fit")] = False,
     abort_threshold: AbortThreshold = EXIT.abort_threshold,
+    calculator: CalculatorOpt = SOLVE.calculator.value,
+    digits: Digits = None,
     threads: Threads = None,
 ) -> None:
     """Fit P(correct) for one strategy on a calibration split; save it next to the artifact."""
     from edgereason.bench.reasoning import run_problems
-    from edgereason.bench.tasks import load_task, shots_for
+    from edgereason.bench.tasks import load_task, parse_digits, shots_for
     from edgereason.runtime import calibrate as cal
     from edgereason.runtime import open_model
     from edgereason.runtime.reason import FEATURES
@@ -262,8 +334,9 @@ def calibrate(
         raise UsageError(f"calibration needs at least {cal.MIN_PROBLEMS} problems, got --n {n}: raise --n")
     if not 0.0 < target_risk < 1.0:
         raise UsageError(f"--target-risk must be in (0, 1), got {target_risk}")
-    config = _default_exits(strategy, max_traces, max_new_tokens, abort_threshold)
-    problems = load_task(task, n=n, seed=task_seed, offset=offset)
+    config = _default_exits(strategy, max_traces, max_new_tokens, abort_threshold, calculator)
+    suite_digits = parse_digits(digits)
+    problems = load_task(task, n=n, seed=task_seed, offset=offset, digits=suite_digits)
     if len(problems) < cal.MIN_PROBLEMS:
         raise UsageError(f"{task} has only {len(problems)} problems from --offset {offset}; calibration needs at "
                          f"least {cal.MIN_PROBLEMS}: lower --offset or pass a larger task file")
@@ -278,12 +351,14 @@ def calibrate(
         bar.update(job, advance=1, acc=f"accuracy {np.mean(correct):.2f}")
 
     with bar:
-        records = run_problems(model, problems, config, shots=shots_for(shot_task), on_record=advance)
+        records = run_problems(model, problems, config, shots=shots_for(shot_task, digits=suite_digits),
+                               on_record=advance)
     fitted = cal.fit([r.features for r in records], [r.correct for r in records], features=FEATURES,
                      artifact_sha256=model.model_sha256, strategy=config.strategy.value, target_risk=target_risk,
                      isotonic=isotonic)
     fitted.metrics.update({"task": task, "shots": shot_task, "seconds": round(time.perf_counter() - start, 1),
-                           "accuracy": float(np.mean(correct))})
+                           "accuracy": float(np.mean(correct)), "calculator": config.calculator.value,
+                           **({"digits": digits.strip()} if digits else {})})
     path = fitted.save(folder)
     m = fitted.metrics
     out.print(f"calibrator: {path}")

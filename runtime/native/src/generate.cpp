@@ -45,37 +45,83 @@ std::vector<float> Session::step(int token) {
   return logits;
 }
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// Compute mode, the model's token not being the calculator's: the rest of the result as tool steps, from `index`.
+// Returns true when the budget ends the trace on the last of them (it was only let in if it fits whole).
+bool tool_steps(const std::vector<int>& tools, int index, Clock::time_point start, const GenerateOptions& options,
+                Timings& timings, const std::function<void(const Step&)>& on_step) {
+  for (int token : tools) {
+    Step step{};
+    step.index = index++;
+    step.token_id = token;
+    step.signals = kToolSignals;
+    step.elapsed_ms = ms_since(start);
+    step.tool = true;
+    timings.generated_tokens = index;
+    options.arithmetic->push(token, true);
+    if (options.exit_policy) options.exit_policy(step);  // it sees the step (a line's text includes it); no verdict
+    if (index == options.max_new_tokens) {
+      options.arithmetic->finish();
+      step.finish_reason = "length";
+      on_step(step);
+      return true;
+    }
+    on_step(step);
+  }
+  return false;
+}
+
+}  // namespace
+
 Timings generate(Session& session, const std::vector<int64_t>& prompt, Sampler& sampler, TraceConfidence& trace,
                  const GenerateOptions& options, const std::function<void(const Step&)>& on_step) {
-  using Clock = std::chrono::steady_clock;
-  const auto ms_since = [](Clock::time_point t) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-  };
   Timings timings;
   timings.prompt_tokens = static_cast<int>(prompt.size());
   const auto start = Clock::now();
   std::vector<float> logits = session.prefill(prompt);
   timings.prefill_ms = ms_since(start);
   const auto decode_start = Clock::now();
-  for (int index = 0; index < options.max_new_tokens; ++index) {
+  for (int index = 0; index < options.max_new_tokens;) {
     if (options.on_logits) options.on_logits(logits);
+    // The model's token is drawn even where the calculator replaces it: the sampler's random stream stays the same.
+    const int token = sampler(logits.data(), logits.size());
+    const std::optional<int> wanted =
+        options.arithmetic ? options.arithmetic->expected(std::min(options.max_new_tokens - index, session.room()))
+                           : std::nullopt;
+    if (wanted && token != *wanted) {
+      const std::vector<int> tools = options.arithmetic->take_rest();
+      if (tool_steps(tools, index, start, options, timings, on_step)) break;
+      index += static_cast<int>(tools.size());
+      logits = session.prefill({tools.begin(), tools.end()});
+      continue;
+    }
     Step step{};
     step.index = index;
-    step.token_id = sampler(logits.data(), logits.size());
+    step.token_id = token;
     step.signals = step_signals(logits.data(), logits.size(), step.token_id);
     step.group_conf = trace.update(step.signals);
     step.elapsed_ms = ms_since(start);
     timings.generated_tokens = index + 1;
+    if (options.arithmetic) options.arithmetic->push(token);
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), step.token_id) != options.stop_ids.end()) {
       step.finish_reason = "stop";
     } else {
       if (options.exit_policy) step.verdicts = options.exit_policy(step);
       if (step.verdicts.any()) step.finish_reason = "early_exit";
-      else if (index == options.max_new_tokens - 1) step.finish_reason = "length";
+      // the budget, or the context: this token has no room in the cache (runtime/generate.py)
+      else if (index == options.max_new_tokens - 1 || !session.has_room(1)) step.finish_reason = "length";
     }
+    const bool last = !step.finish_reason.empty();
+    if (last && options.arithmetic) options.arithmetic->finish();
     on_step(step);
-    if (!step.finish_reason.empty()) break;
+    if (last) break;
     logits = session.step(step.token_id);
+    ++index;
   }
   timings.decode_ms = ms_since(decode_start);
   return timings;

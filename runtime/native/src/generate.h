@@ -1,5 +1,6 @@
 // The one decode loop (runtime/generate.py): prefill, then sample / signal / policy per step until
-// eos, max tokens or an early exit; steps go to a callback as they are made.
+// eos, max tokens or an early exit; steps go to a callback as they are made. With a compute-mode
+// calculator, a result the model was about to write otherwise is fed as tool steps.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "arith.h"
 #include "backend.h"
 #include "sampler.h"
 #include "signals.h"
@@ -30,15 +32,20 @@ struct Step {
   double elapsed_ms;                 // from the start of prefill; the first step's is the TTFT
   Verdicts verdicts;
   std::string finish_reason;         // "", "stop", "length" or "early_exit"
+  bool tool = false;  // written by the calculator: kToolSignals, no group_conf, no verdicts
 };
+
+// The signals a tool step carries: the calculator wrote it, so it says nothing of the model's confidence.
+constexpr StepSignals kToolSignals{0.0, 1.0, 1.0, 0.0, 0.0};
 
 using ExitPolicy = std::function<Verdicts(const Step&)>;
 
 struct GenerateOptions {
   int max_new_tokens = 256;
   std::vector<int> stop_ids;
-  ExitPolicy exit_policy;  // may be empty
-  std::function<void(const std::vector<float>&)> on_logits;  // may be empty: sees each step's logits
+  ExitPolicy exit_policy;  // may be empty; it sees tool steps too, but its verdict on one is ignored
+  ArithmeticChecker* arithmetic = nullptr;  // may be null: checks each statement; in compute mode, feeds results
+  std::function<void(const std::vector<float>&)> on_logits;  // may be empty: sees the logits of each draw (tool steps have none)
 };
 
 struct Timings {
@@ -54,6 +61,7 @@ class Session {
   std::vector<float> step(int token);
   int position() const { return position_; }
   bool has_room(size_t num_new) const { return position_ + num_new <= static_cast<size_t>(max_seq_len_); }
+  int room() const { return max_seq_len_ - position_; }
   // Forget everything after `position` (the answer probe's rewind): the caches are position-addressed.
   void rewind(int position);
 

@@ -3,7 +3,7 @@
 //   edgereason-run FOLDER (--tokens 1,2,3 | --prompt TEXT) [--max-new-tokens 64] [--temperature 0]
 //       [--top-k 0] [--top-p 1] [--seed 0] [--threads N] [--abort-threshold X] [--ignore-eos]
 //       [--probe [--probe-threshold 0.9] [--probe-patience 2] [--probe-min-tokens 32] [--answer-kind math]]
-//       [--no-verify-sha256] [--dump-logits FILE]
+//       [--calculator off|check|compute] [--no-verify-sha256] [--dump-logits FILE]
 //   edgereason-run FOLDER --encode-file LINES.jsonl   (tokenizer check: ids + round trip per line)
 //
 // Exit codes: 0 ok, 2 the user's mistake (flag, path, file), 1 an internal failure.
@@ -23,6 +23,7 @@
 #include <tuple>
 #include <vector>
 
+#include "arith.h"
 #include "backend.h"
 #include "errors.h"
 #include "generate.h"
@@ -41,7 +42,7 @@ const char* kUsage =
     "usage: edgereason-run FOLDER (--tokens 1,2,3 | --prompt TEXT) [--max-new-tokens N] [--temperature T]\n"
     "       [--top-k K] [--top-p P] [--seed S] [--threads N] [--abort-threshold X] [--ignore-eos]\n"
     "       [--probe [--probe-threshold P] [--probe-patience N] [--probe-min-tokens N] [--answer-kind math|choice]]\n"
-    "       [--no-verify-sha256] [--dump-logits FILE]\n"
+    "       [--calculator off|check|compute] [--no-verify-sha256] [--dump-logits FILE]\n"
     "       edgereason-run FOLDER --encode-file LINES.jsonl\n";
 
 struct Options {
@@ -54,6 +55,9 @@ struct Options {
   er::ProbeConfig probe_config;
   bool verify_sha256 = true;
   bool ignore_eos = false;  // decode exactly --max-new-tokens (parity tests, speed runs)
+  // Checked arithmetic (runtime/arith.py): check by default, as `edgereason solve`; off for a folder without a
+  // tokenizer unless asked for.
+  std::optional<er::Calculator> calculator;
 };
 
 template <typename T>
@@ -93,6 +97,12 @@ Options parse(int argc, char** argv) {
       std::string kind = value();
       if (kind != "math" && kind != "choice") throw er::UsageError("--answer-kind is math or choice, got '" + kind + "'");
       o.probe_config.kind = kind == "math" ? er::AnswerKind::Math : er::AnswerKind::Choice;
+    }
+    else if (arg == "--calculator") {
+      std::string mode = value();
+      if (mode != "off" && mode != "check" && mode != "compute")
+        throw er::UsageError("--calculator is off, check or compute, got '" + mode + "'");
+      o.calculator = mode == "off" ? er::Calculator::Off : mode == "check" ? er::Calculator::Check : er::Calculator::Compute;
     }
     else if (arg == "--no-verify-sha256") o.verify_sha256 = false;
     else if (arg == "--ignore-eos") o.ignore_eos = true;
@@ -159,6 +169,7 @@ std::string step_line(const er::Step& s, const er::Tokenizer* tokenizer) {
                 s.verdicts.settled_answer ? "true" : "false");
   std::string line = buffer;
   line += s.finish_reason.empty() ? "null" : "\"" + s.finish_reason + "\"";
+  line += s.tool ? ",\"tool\":true" : ",\"tool\":false";
   if (tokenizer) line += ",\"text\":" + json(tokenizer->decode({s.token_id})).dump();
   return line + "}";
 }
@@ -172,6 +183,25 @@ int64_t peak_rss_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;
+}
+
+// The calculator's part of the summary: runtime/reason.py's arithmetic features, tool tokens and statements.
+void add_arithmetic(json& summary, const er::ArithmeticChecker* checker, int tool_tokens) {
+  const er::ArithFeatures features = checker ? checker->features() : er::ArithFeatures{};
+  json statements = json::array();
+  if (checker)
+    for (const er::Statement& st : checker->statements)
+      statements.push_back({{"text", st.text},
+                            {"written", st.written},
+                            {"value", st.value ? json(*st.value) : json(nullptr)},
+                            {"right", st.right},
+                            {"forced", st.forced},
+                            {"corrected", st.corrected}});
+  summary["arith_statements"] = features.arith_statements;
+  summary["arith_errors"] = features.arith_errors;
+  summary["first_error_at"] = features.first_error_at;
+  summary["tool_tokens"] = tool_tokens;
+  summary["statements"] = statements;
 }
 
 int run(const Options& o) {
@@ -200,8 +230,14 @@ int run(const Options& o) {
   if (o.probe && !tokenizer) throw er::UsageError(manifest.folder + " has no tokenizer: --probe reads text, drop it");
   std::unique_ptr<er::AnswerProbe> probe =
       o.probe ? std::make_unique<er::AnswerProbe>(session, *tokenizer, manifest.eos_ids, o.probe_config) : nullptr;
+  if (o.calculator.value_or(er::Calculator::Off) != er::Calculator::Off && !tokenizer)
+    throw er::UsageError(manifest.folder + " has no tokenizer: --calculator reads text, use --calculator off");
+  const er::Calculator calculator = tokenizer ? o.calculator.value_or(er::Calculator::Check) : er::Calculator::Off;
+  std::unique_ptr<er::ArithmeticChecker> checker =
+      calculator != er::Calculator::Off ? std::make_unique<er::ArithmeticChecker>(*tokenizer, calculator) : nullptr;
   er::GenerateOptions options;
   options.max_new_tokens = o.max_new_tokens;
+  options.arithmetic = checker.get();
   if (!o.ignore_eos) options.stop_ids = manifest.eos_ids;
   options.exit_policy = [&](const er::Step& s) {
     er::Verdicts v;
@@ -218,11 +254,13 @@ int run(const Options& o) {
     };
   }
   double first_ms = 0.0, last_ms = 0.0;
+  int tool_tokens = 0;
   std::string finish;
   er::Timings t = er::generate(session, prompt, sampler, trace, options, [&](const er::Step& s) {
     if (s.index == 0) first_ms = s.elapsed_ms;
     last_ms = s.elapsed_ms;
     finish = s.finish_reason;
+    tool_tokens += s.tool;
     std::cout << step_line(s, tokenizer.get()) << "\n" << std::flush;
   });
   er::TraceConfidence::Summary trace_summary = trace.summary();
@@ -245,6 +283,7 @@ int run(const Options& o) {
         {"tail_conf", trace_summary.tail_conf},
         {"mean_logprob", trace_summary.mean_logprob},
         {"min_logprob", trace_summary.min_logprob}}}};
+  add_arithmetic(summary, checker.get(), tool_tokens);
   if (probe)
     summary["probe"] = {{"num_probes", probe->num_probes},
                         {"probe_tokens", probe->probe_tokens},

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors.h"
+#include "schema.h"
 #include "unicode_tables.h"
 
 namespace edgereason {
@@ -302,6 +303,21 @@ std::string Tokenizer::decode(const std::vector<int>& ids, bool skip_special) co
     }
   }
   return utf8_lossy(bytes);
+}
+
+std::string StreamDecoder::push(int token_id) {
+  ids_.push_back(token_id);
+  const std::string done = tokenizer_.decode({ids_.begin() + prefix_, ids_.begin() + read_});
+  const std::string decoded = tokenizer_.decode({ids_.begin() + prefix_, ids_.end()});
+  // Python compares and slices code points; both strings are valid UTF-8 (decode is lossy).
+  const auto length = [](const std::string& s) {
+    return std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<uint8_t>(c) & 0xC0) != 0x80; });
+  };
+  const bool incomplete = decoded.size() >= 3 && decoded.compare(decoded.size() - 3, 3, "\xEF\xBF\xBD") == 0;
+  if (length(decoded) <= length(done) || incomplete) return "";
+  prefix_ = read_;
+  read_ = ids_.size();
+  return decoded.substr(first_chars(decoded, static_cast<size_t>(length(done))).size());
 }
 
 }  // namespace edgereason

@@ -30,4 +30,19 @@ class Tokenizer {
   mutable std::unordered_map<std::string, std::vector<int>> cache_;
 };
 
+// Token ids in, printable UTF-8 out, never splitting a character (runtime/text.py StreamDecoder): each push
+// decodes a short window, the tokens since the last emitted piece and the piece before them (vLLM's
+// detokenizer), so the cost per token is constant and a decode's leading-space rule acts alike.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+  // The new text; empty while the window's decode ends in U+FFFD (a character still incomplete).
+  std::string push(int token_id);
+
+ private:
+  const Tokenizer& tokenizer_;
+  std::vector<int> ids_;
+  size_t prefix_ = 0, read_ = 0;  // window start (the piece before the last one); tokens already emitted
+};
+
 }  // namespace edgereason

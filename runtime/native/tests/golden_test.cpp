@@ -2,27 +2,36 @@
 // Python runtime is tested with (same tokens, signals within 1e-5), answer extraction and the
 // stated-answer rule against tests/golden/answers.json (the same strings), and the manifest checks
 // against tests/golden/bad_files.json (the valid folder loads, each broken one is refused with one line
-// holding the expected words).
-//   edgereason-golden-test path/to/sampling.json [path/to/answers.json [path/to/bad_files.json]]
+// holding the expected words), and checked arithmetic against tests/golden/arithmetic.json (statements and
+// pending results of each text, result texts, and the decode loop's traces over a scripted model, replayed
+// when SmolLM2's tokenizer.json is given).
+//   edgereason-golden-test path/to/sampling.json [path/to/answers.json [path/to/bad_files.json
+//       [path/to/arithmetic.json [path/to/smollm2/tokenizer.json]]]]
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "answers.h"
+#include "arith.h"
+#include "backend.h"
 #include "errors.h"
+#include "generate.h"
 #include "manifest.h"
 #include "policies.h"
 #include "sampler.h"
 #include "signals.h"
+#include "tokenizer.h"
 
 namespace er = edgereason;
 namespace fs = std::filesystem;
@@ -73,12 +82,132 @@ fs::path build_folder(const fs::path& root, const nlohmann::ordered_json& golden
   return folder;
 }
 
+using Expect = std::function<void(bool, const std::string&)>;
+
+nlohmann::json or_null(const std::optional<std::string>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json statement_json(const er::Statement& st, bool with_span) {
+  nlohmann::json out = {{"text", st.text}, {"written", st.written}, {"value", or_null(st.value)}, {"right", st.right}};
+  if (with_span) out.update({{"start", st.start}, {"end", st.end}});
+  else out.update({{"forced", st.forced}, {"corrected", st.corrected}});
+  return out;
+}
+
+__int128 parse_int128(const std::string& text) {
+  const bool negative = !text.empty() && text[0] == '-';
+  __int128 v = 0;
+  for (size_t i = negative; i < text.size(); ++i) v = v * 10 + (text[i] - '0');
+  return negative ? -v : v;
+}
+
+// tests/helpers.py scripted_backend: after the prompt, the logits at cache position p peak at
+// script[p - prompt_len]; eos once the script is spent.
+class ScriptedBackend : public er::Backend {
+ public:
+  static constexpr int kVocab = 49152, kMaxSeqLen = 512;
+  ScriptedBackend(std::vector<int> script, int prompt_len, int eos_id)
+      : script_(std::move(script)), prompt_len_(prompt_len), eos_id_(eos_id) {}
+  std::vector<float> forward(const std::vector<int64_t>& tokens, int64_t position) override {
+    const int64_t at = position + static_cast<int64_t>(tokens.size()) - prompt_len_;
+    std::vector<float> logits(kVocab, 0.0f);
+    logits[at >= 0 && at < static_cast<int64_t>(script_.size()) ? script_[at] : eos_id_] = 10.0f;
+    return logits;
+  }
+
+ private:
+  std::vector<int> script_;
+  int prompt_len_, eos_id_;
+};
+
+void check_texts(const nlohmann::json& golden, const Expect& expect) {
+  for (const auto& c : golden.at("texts")) {
+    const std::u32string text = er::utf32(c.at("text").get<std::string>());
+    nlohmann::json got = nlohmann::json::array();
+    for (const er::Statement& st : er::statements(text)) got.push_back(statement_json(st, true));
+    expect(got == c.at("statements"), "statements of " + c.at("text").dump() + ": got " + got.dump() + ", want " +
+                                          c.at("statements").dump());
+    const std::optional<er::Pending> found = er::pending(text);
+    const nlohmann::json pending = found ? nlohmann::json(found->text) : nlohmann::json(nullptr);
+    expect(pending == c.at("pending"), "pending of " + c.at("text").dump() + ": got " + pending.dump());
+  }
+  for (const auto& c : golden.at("results")) {
+    const er::Fraction v(parse_int128(c.at("numerator")), parse_int128(c.at("denominator")));
+    const nlohmann::json got = or_null(er::result_text(v));
+    expect(got == c.at("text"), "result_text of " + c.at("numerator").get<std::string>() + "/" +
+                                    c.at("denominator").get<std::string>() + ": got " + got.dump());
+  }
+}
+
+// One run of the decode loop over the trace's scripted model, greedy, as make_arith_vectors.py made it.
+void check_run(const nlohmann::json& trace, const nlohmann::json& run, const er::Tokenizer& tokenizer,
+               const Expect& expect) {
+  const std::string mode = run.at("mode");
+  const std::string what = "trace " + trace.at("script_text").dump() + " " + mode + " max_new_tokens " +
+                           run.at("max_new_tokens").dump() + ": ";
+  const auto prompt = trace.at("prompt").get<std::vector<int64_t>>();
+  ScriptedBackend backend(trace.at("script").get<std::vector<int>>(), static_cast<int>(prompt.size()),
+                          trace.at("eos_id").get<int>());
+  er::Session session(backend, ScriptedBackend::kMaxSeqLen, ScriptedBackend::kVocab);
+  er::Sampler sampler(er::SamplingConfig{});
+  er::TraceConfidence confidence;
+  std::unique_ptr<er::ArithmeticChecker> checker;
+  if (mode != "off")
+    checker = std::make_unique<er::ArithmeticChecker>(
+        tokenizer, mode == "check" ? er::Calculator::Check : er::Calculator::Compute);
+  er::GenerateOptions options;
+  options.max_new_tokens = run.at("max_new_tokens").get<int>();
+  options.stop_ids = {trace.at("eos_id").get<int>()};
+  options.arithmetic = checker.get();
+  std::vector<int> fed;
+  std::vector<bool> tool;
+  std::string finish;
+  er::generate(session, prompt, sampler, confidence, options, [&](const er::Step& s) {
+    fed.push_back(s.token_id);
+    tool.push_back(s.tool);
+    finish = s.finish_reason;
+  });
+  expect(nlohmann::json(fed) == run.at("fed"), what + "fed " + nlohmann::json(fed).dump());
+  expect(nlohmann::json(tool) == run.at("tool"), what + "tool " + nlohmann::json(tool).dump());
+  expect(finish == run.at("finish_reason"), what + "finish_reason " + finish);
+  const std::string text = tokenizer.decode(fed);
+  expect(text == run.at("text"), what + "text " + nlohmann::json(text).dump());
+  nlohmann::json statements = nlohmann::json::array();
+  if (checker)
+    for (const er::Statement& st : checker->statements) statements.push_back(statement_json(st, false));
+  expect(statements == run.at("statements"), what + "statements " + statements.dump());
+  const auto& want = run.at("features");
+  bool same = want.is_null() == !checker;
+  if (checker && same) {
+    const er::ArithFeatures f = checker->features();
+    same = f.arith_statements == want.at("arith_statements").get<double>() &&
+           f.arith_errors == want.at("arith_errors").get<double>() &&
+           std::fabs(f.first_error_at - want.at("first_error_at").get<double>()) <= 1e-12;
+  }
+  expect(same, what + "features");
+}
+
+void check_traces(const nlohmann::json& golden, const std::string& tokenizer_path, const Expect& expect) {
+  const er::Tokenizer tokenizer(tokenizer_path);
+  int runs = 0;
+  for (const auto& trace : golden.at("traces")) {
+    expect(tokenizer.encode(trace.at("script_text")) == trace.at("script").get<std::vector<int>>(),
+           "the script of " + trace.at("script_text").dump() + " encodes otherwise: not SmolLM2's tokenizer?");
+    for (const auto& run : trace.at("runs")) {
+      check_run(trace, run, tokenizer, expect);
+      ++runs;
+    }
+  }
+  std::cout << "arithmetic: " << runs << " traces replayed\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || argc > 4) {
+  if (argc < 2 || argc > 6) {
     std::cerr << "usage: edgereason-golden-test tests/golden/sampling.json [tests/golden/answers.json "
-                 "[tests/golden/bad_files.json]]\n";
+                 "[tests/golden/bad_files.json [tests/golden/arithmetic.json [smollm2/tokenizer.json]]]]\n";
     return 2;
   }
   std::ifstream in(argv[1]);
@@ -156,7 +285,7 @@ int main(int argc, char** argv) {
     for (const auto& c : answers.at("stated"))
       expect(er::states_answer(c.at("line")) == c.at("stated").get<bool>(), "stated " + c.at("line").dump());
   }
-  if (argc == 4) {
+  if (argc >= 4) {
     std::ifstream bad_in(argv[3]);
     if (!bad_in) {
       std::cerr << "error: cannot read " << argv[3] << "\n";
@@ -193,6 +322,17 @@ int main(int argc, char** argv) {
     }
     fs::remove_all(root);
     std::cout << "bad_files: " << refused << " of " << cases.size() << " broken folders refused as expected\n";
+  }
+  if (argc >= 5) {
+    std::ifstream arith_in(argv[4]);
+    if (!arith_in) {
+      std::cerr << "error: cannot read " << argv[4] << "\n";
+      return 2;
+    }
+    const auto arith = nlohmann::json::parse(arith_in);
+    check_texts(arith, expect);
+    if (argc == 6) check_traces(arith, argv[5], expect);
+    else std::cout << "arithmetic: traces skipped (they need SmolLM2's tokenizer.json as the fifth argument)\n";
   }
   std::cout << passed << " passed, " << failed << " failed\n";
   return failed ? 1 : 0;

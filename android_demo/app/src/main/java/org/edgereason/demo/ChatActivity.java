@@ -28,6 +28,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.edgereason.core.Answers;
+import org.edgereason.core.Arithmetic;
 import org.edgereason.core.ArtifactException;
 import org.edgereason.core.Calibrator;
 import org.edgereason.core.ChatTemplate;
@@ -38,8 +39,9 @@ import org.edgereason.core.Sampler;
 import org.edgereason.core.Tokenizer;
 
 /**
- * Chat and solve on the loaded artifact. Tokens stream tinted by their top-1 probability; each answer ends with
- * P(correct), accept / escalate and the reasons, and the stats line shows TTFT and decode tok/s.
+ * Chat and solve on the loaded artifact. Tokens stream tinted by their top-1 probability (the calculator's in blue);
+ * each answer ends with P(correct), accept / escalate and the reasons, and each trace's false arithmetic statements.
+ * The stats line shows TTFT and decode tok/s.
  */
 public class ChatActivity extends Activity {
     private static final int MAX_CHAT_TOKENS = 256;
@@ -171,7 +173,7 @@ public class ChatActivity extends Activity {
         @Override
         public void onStep(Generator.Step step) {
             final String piece = decoder.push(step.tokenId);
-            final double p = step.signals.top1Prob;
+            final int color = step.tool ? TOOL_TINT : tint(step.signals.top1Prob);
             count++;
             if (step.index == 0) { // a new trace: its elapsed time starts again at its own prefill
                 ttftMs = step.elapsedMs;
@@ -184,7 +186,7 @@ public class ChatActivity extends Activity {
             ui.post(() -> {
                 int start = transcript.length();
                 transcript.append(piece);
-                transcript.setSpan(new BackgroundColorSpan(tint(p)), start, transcript.length(),
+                transcript.setSpan(new BackgroundColorSpan(color), start, transcript.length(),
                         Spanned.SPAN_EXCLUSIVE_EXCLUSIVE);
                 transcriptView.setText(transcript);
                 stats.setText(line);
@@ -197,6 +199,9 @@ public class ChatActivity extends Activity {
                     decodeMs > 0 ? decodeTokens / (decodeMs / 1000.0) : 0.0);
         }
     }
+
+    /** A token the calculator wrote (compute mode): it says nothing of the model's confidence. */
+    static final int TOOL_TINT = Color.argb(70, 0, 160, 255);
 
     /** Green (sure) to red (unsure), translucent so the text stays readable. */
     static int tint(double top1Prob) {
@@ -228,7 +233,7 @@ public class ChatActivity extends Activity {
                 budget, null, null, trace, true, streamer);
         Reasoner.Result verdict = Reasoner.judgeReply(session.text, steps, trace, calibrator("greedy"));
         history.add(ChatTemplate.message("assistant", verdict.traces.get(0).text));
-        final String summary = verdictLine(verdict) + "\n" + streamer.statsLine();
+        final String summary = verdictLine(verdict) + arithmeticLines(verdict.traces) + "\n" + streamer.statsLine();
         ui.post(() -> append("\n" + summary + "\n", false));
     }
 
@@ -250,7 +255,7 @@ public class ChatActivity extends Activity {
                 });
         final String summary = "Answer: " + (r.answer == null ? "(none)" : r.answer) + "\n" + verdictLine(r) + "\n"
                 + String.format(Locale.ROOT, "%d traces · %d tokens + %d probe tokens · %.1f s", r.traces.size(),
-                r.tokensGenerated, r.probeTokens, r.seconds) + "\n" + streamer.statsLine();
+                r.tokensGenerated, r.probeTokens, r.seconds) + arithmeticLines(r.traces) + "\n" + streamer.statsLine();
         ui.post(() -> append(summary + "\n", true));
     }
 
@@ -268,6 +273,34 @@ public class ChatActivity extends Activity {
     private static String verdictLine(Reasoner.Result r) {
         return String.format(Locale.ROOT, "P(correct) %.2f%s → %s: %s", r.pCorrect, r.calibrated ? "" : " (raw)",
                 r.decision.toUpperCase(Locale.ROOT), join(r.reasons));
+    }
+
+    /**
+     * "trace 1 arithmetic: 2 statements, 1 false: 12 - 7 = 2 (true value 5)" for each trace that wrote any, as
+     * `edgereason run --show-confidence` summarizes them.
+     */
+    private static String arithmeticLines(List<Reasoner.Trace> traces) {
+        StringBuilder b = new StringBuilder();
+        for (int k = 0; k < traces.size(); k++) {
+            Reasoner.Trace t = traces.get(k);
+            if (t.statements.isEmpty()) {
+                continue;
+            }
+            b.append(String.format(Locale.ROOT, "\ntrace %d arithmetic: %d statement%s, %d false", k + 1,
+                    t.statements.size(), t.statements.size() == 1 ? "" : "s", t.falseStatements()));
+            String sep = ": ";
+            for (Arithmetic.Statement st : t.statements) {
+                if (!st.right) {
+                    b.append(sep).append(st.text.replace('\n', ' ')).append(st.value == null
+                            ? " (undefined: division by zero)" : " (true value " + st.value + ")");
+                    sep = "; ";
+                }
+            }
+            if (t.toolTokens > 0) {
+                b.append(String.format(Locale.ROOT, " · %d tokens by the calculator", t.toolTokens));
+            }
+        }
+        return b.toString();
     }
 
     private static String join(List<String> parts) {

@@ -7,34 +7,44 @@ import java.util.Set;
 
 /**
  * The one decode loop (runtime/generate.py): prefill, then decode until eos, the token budget or an exit policy,
- * with confidence signals on every step from the logits before temperature and top-k/top-p.
+ * with confidence signals on every step from the logits before temperature and top-k/top-p. With an arithmetic
+ * checker in compute mode, the calculator's exact results are fed as tool steps.
  */
 public final class Generator {
+    /** The signals a tool step carries: the calculator wrote it, so it says nothing about the model's confidence. */
+    public static final Confidence.StepSignals TOOL_SIGNALS = new Confidence.StepSignals(0.0, 1.0, 1.0, 0.0, 0.0);
+
     /** One generated token; the last one of a trace carries its finish reason. */
     public static final class Step {
         public final int index;
         public final int tokenId;
         public final Confidence.StepSignals signals;
-        public final Double groupConf; // null until the window fills
+        public final Double groupConf; // null until the window fills, and on tool steps
         public final double elapsedMs; // from the start of prefill: the first step's is the TTFT
         public final String finishReason; // null | "stop" | "length" | "early_exit" | "cancelled"
+        /** Written by the calculator, not drawn from the model: TOOL_SIGNALS, not counted in the confidence. */
+        public final boolean tool;
 
         Step(int index, int tokenId, Confidence.StepSignals signals, Double groupConf, double elapsedMs,
-             String finishReason) {
+             String finishReason, boolean tool) {
             this.index = index;
             this.tokenId = tokenId;
             this.signals = signals;
             this.groupConf = groupConf;
             this.elapsedMs = elapsedMs;
             this.finishReason = finishReason;
+            this.tool = tool;
         }
 
         Step finish(String reason) {
-            return new Step(index, tokenId, signals, groupConf, elapsedMs, reason);
+            return new Step(index, tokenId, signals, groupConf, elapsedMs, reason, tool);
         }
     }
 
-    /** Called with each step (finish reason still null) and the trace so far; true stops the trace. */
+    /**
+     * Called with each step (finish reason still null) and the trace so far; true stops the trace. Tool steps are
+     * shown to the policy too (a line's text includes them), but cannot end the trace.
+     */
     public interface ExitPolicy {
         boolean shouldStop(Step step, Confidence.Trace trace) throws Exception;
     }
@@ -47,16 +57,30 @@ public final class Generator {
     private Generator() {
     }
 
+    /** Decodes one trace without the calculator. */
+    public static List<Step> generate(Backend backend, int[] promptIds, Sampler sampler, int maxNewTokens,
+                                      List<Integer> stopIds, ExitPolicy exitPolicy, Confidence.Trace trace,
+                                      boolean reusePrefix, Listener listener) throws Exception {
+        return generate(backend, promptIds, sampler, maxNewTokens, stopIds, exitPolicy, trace, reusePrefix, listener,
+                null);
+    }
+
     /**
      * Decodes one trace. With {@code reusePrefix}, the part of the prompt already cached (a shared system prompt,
      * the previous vote trace's prompt) is kept and only the rest is run. An interrupt of the calling thread ends the
      * trace with finish reason "cancelled" (the app's stop button).
      *
+     * <p>{@code arithmetic} (or null) checks each statement as it is written; in compute mode, where the model's next
+     * token is not the calculator's, the rest of the exact result is fed in one prefill as tool steps. The model's
+     * own token is drawn, then replaced, so a sampler's random stream is the same with and without the calculator.
+     * A tool step ends the trace only at the budget ("length"). The checker's finish is called when the trace ends.
+     *
      * @throws Backend.ContextOverflowException the prompt plus the decoded tokens exceed the context.
      */
     public static List<Step> generate(Backend backend, int[] promptIds, Sampler sampler, int maxNewTokens,
                                       List<Integer> stopIds, ExitPolicy exitPolicy, Confidence.Trace trace,
-                                      boolean reusePrefix, Listener listener) throws Exception {
+                                      boolean reusePrefix, Listener listener, ArithmeticChecker arithmetic)
+            throws Exception {
         Set<Integer> stops = new HashSet<>(stopIds == null ? backend.eosIds : stopIds);
         long start = System.nanoTime();
         int keep = reusePrefix ? Math.min(backend.commonPrefix(promptIds), promptIds.length - 1) : 0;
@@ -69,11 +93,42 @@ public final class Generator {
         System.arraycopy(promptIds, keep, rest, 0, rest.length);
         float[] logits = backend.prefill(rest);
         List<Step> steps = new ArrayList<>();
-        for (int index = 0; index < maxNewTokens; index++) {
+        int index = 0;
+        while (index < maxNewTokens) {
             int token = sampler.sample(logits);
+            Integer wanted = null;
+            if (arithmetic != null) {
+                wanted = arithmetic.expected(Math.min(maxNewTokens - index, backend.maxSeqLen - backend.position()));
+            }
+            if (wanted != null && token != wanted) {
+                int[] tools = arithmetic.takeRest();
+                for (int k = 0; k < tools.length; k++) {
+                    arithmetic.push(tools[k], true);
+                    Step step = new Step(index + k, tools[k], TOOL_SIGNALS, null, (System.nanoTime() - start) / 1e6,
+                            null, true);
+                    if (exitPolicy != null) {
+                        exitPolicy.shouldStop(step, trace); // seen, but a tool step never ends the trace
+                    }
+                    boolean last = index + k == maxNewTokens - 1; // the result fits the budget: only its last token
+                    if (last) {
+                        arithmetic.finish();
+                        step = step.finish("length");
+                    }
+                    emit(steps, step, listener);
+                    if (last) {
+                        return steps;
+                    }
+                }
+                index += tools.length;
+                logits = backend.prefill(tools);
+                continue;
+            }
             Confidence.StepSignals signals = Confidence.stepSignals(logits, token);
             Step step = new Step(index, token, signals, trace.update(signals), (System.nanoTime() - start) / 1e6,
-                    null);
+                    null, false);
+            if (arithmetic != null) {
+                arithmetic.push(token, false);
+            }
             String reason = null;
             if (stops.contains(token)) {
                 reason = "stop";
@@ -85,17 +140,23 @@ public final class Generator {
                 reason = "cancelled";
             }
             if (reason != null) {
-                step = step.finish(reason);
+                if (arithmetic != null) {
+                    arithmetic.finish();
+                }
+                emit(steps, step.finish(reason), listener);
+                return steps;
             }
-            steps.add(step);
-            if (listener != null) {
-                listener.onStep(step);
-            }
-            if (reason != null) {
-                break;
-            }
+            emit(steps, step, listener);
             logits = backend.step(token);
+            index++;
         }
         return steps;
+    }
+
+    private static void emit(List<Step> steps, Step step, Listener listener) {
+        steps.add(step);
+        if (listener != null) {
+            listener.onStep(step);
+        }
     }
 }

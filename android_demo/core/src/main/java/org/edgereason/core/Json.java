@@ -75,6 +75,28 @@ public final class Json {
         return parse(readText(file));
     }
 
+    /**
+     * A JSON resource the build puts on the classpath from the repository (edgereason/schemas, edgereason/specs:
+     * shared with Python and C++, never copied into this tree); a missing one is a build error.
+     */
+    static Object resource(String path) {
+        try (InputStream in = Json.class.getResourceAsStream(path)) {
+            if (in == null) {
+                throw new IllegalStateException(path + " is not on the classpath: the build must add the "
+                        + "repository's edgereason folder's JSON (core/build.gradle, scripts/test_core.sh do)");
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            byte[] buf = new byte[1 << 14];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                out.write(buf, 0, n);
+            }
+            return parse(utf8(out.toByteArray()));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + path + ": " + e.getMessage(), e);
+        }
+    }
+
     /** A UTF-8 file's text (java.io only: java.nio.file needs Android API 26, the app runs from 24). */
     public static String readText(File file) throws IOException {
         return utf8(readBytes(file));

@@ -10,7 +10,8 @@ import java.util.regex.Pattern;
  * <p>{@link GroupConfidenceAbort} (DeepConf online) abandons a trace whose sliding-window group confidence falls below
  * a threshold. {@link AnswerProbe} (DEER-style) appends a probe such as " So the answer is" at newline boundaries,
  * reads the answer greedily, rewinds the cache, and stops once the answer is settled; a line that already states
- * the answer ends the trace at no probe cost.
+ * the answer ends the trace at no probe cost. {@link ArithmeticAbort} abandons a trace at its first false arithmetic
+ * statement.
  */
 public final class Policies {
     /** The model has written its final answer on this line: nothing after it can change the answer. */
@@ -142,6 +143,30 @@ public final class Policies {
             }
             answerOut[0] = Answers.extract(probeText + text.decode(ids.toArray()), kind);
             return ids.size() > 0 ? probSum / ids.size() : 0.0;
+        }
+    }
+
+    /**
+     * Abandon a trace at its first false arithmetic statement (check mode: the trace's own arithmetic says it is
+     * wrong; in compute mode, the first result the model was about to write wrong).
+     */
+    public static final class ArithmeticAbort implements Generator.ExitPolicy {
+        private final ArithmeticChecker checker;
+        public String firedAt; // the statement that fired, for the explanation
+
+        public ArithmeticAbort(ArithmeticChecker checker) {
+            this.checker = checker;
+        }
+
+        @Override
+        public boolean shouldStop(Generator.Step step, Confidence.Trace trace) {
+            for (Arithmetic.Statement st : checker.statements()) {
+                if (!st.right) {
+                    firedAt = st.text;
+                    return true;
+                }
+            }
+            return false;
         }
     }
 

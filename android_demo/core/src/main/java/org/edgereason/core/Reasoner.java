@@ -3,22 +3,26 @@ package org.edgereason.core;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Answer a reasoning question and decide whether to trust the answer (runtime/reason.py).
  *
  * <p>Strategies: greedy (one greedy trace), early-exit (one greedy trace with the abort and probe policies), vote
  * (up to N sampled traces, confidence-weighted, stopping once the leader can't be overtaken). The decision: the
- * artifact's calibrator maps the features to P(correct); accept at or above its threshold, otherwise escalate.
+ * artifact's calibrator maps the features to P(correct); accept at or above its threshold, otherwise escalate. The
+ * calculator checks every arithmetic statement a trace writes (features, an optional abort, a vote penalty) and in
+ * compute mode writes each exact result for the model.
  */
 public final class Reasoner {
     /** Trace features the calibrator reads, in order. */
     public static final String[] FEATURES = {"mean_conf", "lowest_group_conf", "bottom10_group_conf", "tail_conf",
         "mean_logprob", "min_logprob", "num_tokens", "answer_logprob", "answer_min_logprob", "vote_share",
-        "has_answer"};
+        "has_answer", "arith_statements", "arith_errors", "first_error_at"};
     public static final double UNCALIBRATED_THRESHOLD = 0.5;
     public static final String SYSTEM =
             "You are a careful math tutor. Solve the problem step by step, then finish with 'The answer is N.'";
@@ -49,11 +53,22 @@ public final class Reasoner {
         public int probePatience = 2;
         public int probeMinTokens = 32;
         public boolean voteEarlyStop = true;
+        /** Abandon a trace at its first false arithmetic statement (needs the calculator on). */
+        public boolean arithAbort = false;
+        public ArithmeticChecker.Calculator calculator = ArithmeticChecker.Calculator.CHECK;
+        /** A vote trace with a false statement counts this much of its weight. */
+        public double arithErrorWeight = 0.25;
 
         void check() {
             if (maxNewTokens < 1 || maxTraces < 1 || abortWindow < 1 || probePatience < 1 || probeMinTokens < 0) {
                 throw new IllegalArgumentException("max new tokens, max traces, abort window and probe patience must "
                         + "be >= 1, probe min tokens >= 0");
+            }
+            if (!(arithErrorWeight >= 0.0 && arithErrorWeight <= 1.0)) { // NaN fails too
+                throw new IllegalArgumentException("arith error weight must be in [0, 1], got " + arithErrorWeight);
+            }
+            if (arithAbort && calculator == ArithmeticChecker.Calculator.OFF) {
+                throw new IllegalArgumentException("arith abort needs the calculator: use check or compute");
             }
             if (strategy == Strategy.VOTE && sampling.temperature == 0.0) {
                 throw new IllegalArgumentException("vote needs temperature > 0: greedy traces would all be the same");
@@ -68,27 +83,52 @@ public final class Reasoner {
         public final String answer;
         public final String finishReason;
         public final boolean aborted;
+        public final String abortReason; // "low confidence" or "a false statement (...)"; null when not aborted
         public final boolean settled;
         public final Map<String, Double> features;
         public final int probeTokens;
         public final List<Generator.Step> steps;
+        public final List<Arithmetic.Statement> statements; // empty with the calculator off
+        public final int toolTokens; // written by the calculator
+        public final double errorWeight; // arith error weight when a statement is false, else 1
 
-        Trace(int[] tokenIds, String text, String answer, String finishReason, boolean aborted, boolean settled,
-              Map<String, Double> features, int probeTokens, List<Generator.Step> steps) {
+        Trace(int[] tokenIds, String text, String answer, String finishReason, String abortReason, boolean settled,
+              Map<String, Double> features, int probeTokens, List<Generator.Step> steps,
+              List<Arithmetic.Statement> statements, double errorWeight) {
             this.tokenIds = tokenIds;
             this.text = text;
             this.answer = answer;
             this.finishReason = finishReason;
-            this.aborted = aborted;
+            this.aborted = abortReason != null;
+            this.abortReason = abortReason;
             this.settled = settled;
             this.features = features;
             this.probeTokens = probeTokens;
             this.steps = steps;
+            this.statements = statements;
+            int tools = 0;
+            for (Generator.Step step : steps) {
+                tools += step.tool ? 1 : 0;
+            }
+            this.toolTokens = tools;
+            this.errorWeight = errorWeight;
         }
 
-        /** Vote weight in [0, 1]: the geometric-mean token probability of the trace. */
+        /**
+         * Vote weight in [0, 1]: the geometric-mean token probability of the trace (down-weighted when its own
+         * arithmetic is false).
+         */
         public double weight() {
-            return Math.exp(features.get("mean_logprob"));
+            return Math.exp(features.get("mean_logprob")) * errorWeight;
+        }
+
+        /** Statements that are false as written (those the calculator corrected are right now). */
+        public int falseStatements() {
+            int n = 0;
+            for (Arithmetic.Statement st : statements) {
+                n += st.right ? 0 : 1;
+            }
+            return n;
         }
     }
 
@@ -175,7 +215,8 @@ public final class Reasoner {
 
     /**
      * P(correct) and accept / escalate for a free chat reply: the whole reply is the answer, scored with its own
-     * token log-probs (use the artifact's "greedy" calibrator: one greedy trace, no probes).
+     * token log-probs (use the artifact's "greedy" calibrator: one greedy trace, no probes). Its arithmetic is
+     * checked as a greedy solve trace's is by default (calculator check), so the calibrator gets the same inputs.
      */
     public static Result judgeReply(Text text, List<Generator.Step> steps, Confidence.Trace trace,
                                     Calibrator calibrator) {
@@ -191,9 +232,15 @@ public final class Reasoner {
         features.put("answer_logprob", features.get("mean_logprob"));
         features.put("answer_min_logprob", steps.isEmpty() ? -10.0 : min);
         String answer = body.trim().isEmpty() ? null : body.trim();
+        ArithmeticChecker checker = new ArithmeticChecker(text, ArithmeticChecker.Calculator.CHECK);
+        for (Generator.Step step : steps) {
+            checker.push(step.tokenId, step.tool);
+        }
+        checker.finish();
+        features.putAll(checker.features());
         String finish = steps.isEmpty() ? null : steps.get(steps.size() - 1).finishReason;
-        List<Trace> traces = Collections.singletonList(
-                new Trace(ids, body, answer, finish, false, false, features, 0, steps));
+        List<Trace> traces = Collections.singletonList(new Trace(ids, body, answer, finish, null, false, features, 0,
+                steps, checker.statements(), 1.0));
         return decide(traces, calibrator, start);
     }
 
@@ -248,11 +295,15 @@ public final class Reasoner {
         String decision;
         if (answer == null) {
             int aborted = 0;
+            Set<String> why = new LinkedHashSet<>();
             for (Trace t : traces) {
-                aborted += t.aborted ? 1 : 0;
+                if (t.aborted) {
+                    aborted++;
+                    why.add(t.abortReason);
+                }
             }
-            reasons.add(aborted > 0 ? "no answer (" + aborted + " of " + traces.size()
-                    + " traces aborted for low confidence)" : "no answer found in the trace");
+            reasons.add(aborted > 0 ? "no answer (" + aborted + " of " + traces.size() + " traces aborted: "
+                    + String.join("; ", why) + ")" : "no answer found in the trace");
             decision = "escalate";
         } else {
             decision = p >= threshold ? "accept" : "escalate";
@@ -277,15 +328,22 @@ public final class Reasoner {
                 ? new Policies.GroupConfidenceAbort(config.abortThreshold) : null;
         Policies.AnswerProbe probe = useExit && config.probe ? new Policies.AnswerProbe(backend, text, kind,
                 config.probeThreshold, config.probePatience, config.probeMinTokens) : null;
+        ArithmeticChecker checker = config.calculator != ArithmeticChecker.Calculator.OFF
+                ? new ArithmeticChecker(text, config.calculator) : null;
+        Policies.ArithmeticAbort arithAbort = useExit && config.arithAbort && checker != null
+                ? new Policies.ArithmeticAbort(checker) : null;
         Confidence.Trace confidence = new Confidence.Trace(config.abortWindow, Confidence.DEFAULT_TAIL);
         List<Generator.Step> steps = Generator.generate(backend, prompt, new Sampler(sampling), config.maxNewTokens,
-                null, Policies.anyOf(abort, probe), confidence, true, listener);
+                null, Policies.anyOf(abort, arithAbort, probe), confidence, true, listener, checker);
         int[] ids = new int[steps.size()];
         for (int k = 0; k < ids.length; k++) {
             ids[k] = steps.get(k).tokenId;
         }
         String body = text.decode(ids);
-        boolean aborted = abort != null && abort.firedAt != null;
+        String abortReason = abort != null && abort.firedAt != null ? "low confidence"
+                : arithAbort != null && arithAbort.firedAt != null ? "a false statement (" + arithAbort.firedAt + ")"
+                : null;
+        boolean aborted = abortReason != null;
         boolean settled = probe != null && probe.settledAnswer != null;
         String answer = aborted ? null : settled ? probe.settledAnswer : Answers.extract(body, kind);
         Map<String, Double> features = confidence.summary();
@@ -298,14 +356,19 @@ public final class Reasoner {
             features.put("answer_logprob", lp[0]);
             features.put("answer_min_logprob", lp[1]);
         }
+        features.putAll(checker != null ? checker.features() : ArithmeticChecker.NO_ARITHMETIC);
         String finish = steps.isEmpty() ? null : steps.get(steps.size() - 1).finishReason;
-        return new Trace(ids, body, answer, finish, aborted, settled, features, probe != null ? probe.probeTokens : 0,
-                steps);
+        List<Arithmetic.Statement> statements = checker != null ? checker.statements()
+                : Collections.<Arithmetic.Statement>emptyList();
+        double errorWeight = checker != null && !checker.errors().isEmpty() ? config.arithErrorWeight : 1.0;
+        return new Trace(ids, body, answer, finish, abortReason, settled, features, probe != null ? probe.probeTokens : 0,
+                steps, statements, errorWeight);
     }
 
     /**
      * Mean and min log-prob of the tokens that wrote the answer's last occurrence: how sure the model was when it
-     * committed to the answer.
+     * committed to the answer. Tool tokens (the calculator's) say nothing of the model: where they wrote the answer,
+     * its last own tokens count.
      */
     static double[] answerLogprobs(Text text, List<Generator.Step> steps, String answer) {
         if (answer == null || steps.isEmpty()) {
@@ -324,16 +387,22 @@ public final class Reasoner {
         }
         int at = decoded.lastIndexOf(answer);
         List<Double> span = new ArrayList<>();
-        if (at < 0) {
-            for (int i = Math.max(0, n - 4); i < n; i++) {
+        for (int i = 0; at >= 0 && i < n; i++) {
+            int begin = i == 0 ? 0 : ends[i - 1];
+            if (ends[i] > at && begin < at + answer.length() && !steps.get(i).tool) {
                 span.add(steps.get(i).signals.logprob);
             }
-        } else {
-            for (int i = 0; i < n; i++) {
-                int begin = i == 0 ? 0 : ends[i - 1];
-                if (ends[i] > at && begin < at + answer.length()) {
-                    span.add(steps.get(i).signals.logprob);
+        }
+        if (span.isEmpty()) {
+            List<Double> own = new ArrayList<>();
+            for (Generator.Step step : steps) {
+                if (!step.tool) {
+                    own.add(step.signals.logprob);
                 }
+            }
+            span.addAll(own.subList(Math.max(0, own.size() - 4), own.size()));
+            if (span.isEmpty()) {
+                span.add(0.0);
             }
         }
         double[] values = new double[span.size()];

@@ -2,7 +2,6 @@ package org.edgereason.core;
 
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.util.ArrayList;
@@ -61,21 +60,7 @@ public final class Schema {
         Schema schema = LOADED.get(name);
         if (schema == null) {
             String resource = "/edgereason/schemas/" + name + ".schema.json";
-            try (InputStream in = Schema.class.getResourceAsStream(resource)) {
-                if (in == null) {
-                    throw new IllegalStateException(resource + " is not on the classpath: the build must add the "
-                            + "repository's edgereason/schemas (core/build.gradle, scripts/test_core.sh do)");
-                }
-                java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-                byte[] buf = new byte[1 << 14];
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    out.write(buf, 0, n);
-                }
-                schema = new Schema(name, Json.object(Json.parse(Json.utf8(out.toByteArray())), resource));
-            } catch (IOException e) {
-                throw new IllegalStateException("cannot read " + resource + ": " + e.getMessage(), e);
-            }
+            schema = new Schema(name, Json.object(Json.resource(resource), resource));
             LOADED.put(name, schema);
         }
         return schema;

@@ -382,11 +382,17 @@ public final class Tokenizer {
         return decode(ids, true);
     }
 
-    /** Token ids in, printable text out, never splitting a multi-byte character (as runtime/text.py's). */
+    /**
+     * Token ids in, printable text out, never splitting a multi-byte character, at constant cost per token (as
+     * runtime/text.py's): each push decodes a short window, the tokens since the last emitted piece and the piece
+     * before them (vLLM's detokenizer), so a tokenizer that drops a leading space at the start of a decode still
+     * decodes alike.
+     */
     public static final class StreamDecoder {
         private final Tokenizer tokenizer;
         private final IntList ids = new IntList();
-        private int emitted;
+        private int prefix; // window start: the tokens of the piece emitted before the last one
+        private int read; // tokens already emitted
 
         public StreamDecoder(Tokenizer tokenizer) {
             this.tokenizer = tokenizer;
@@ -394,13 +400,14 @@ public final class Tokenizer {
 
         public String push(int id) {
             ids.add(id);
-            String decoded = tokenizer.decode(ids.toArray());
-            if (decoded.endsWith("\ufffd")) {
+            String done = tokenizer.decode(ids.range(prefix, read));
+            String decoded = tokenizer.decode(ids.range(prefix, ids.size()));
+            if (decoded.length() <= done.length() || decoded.endsWith("\ufffd")) {
                 return "";
             }
-            String fresh = decoded.substring(Math.min(emitted, decoded.length()));
-            emitted = decoded.length();
-            return fresh;
+            prefix = read;
+            read = ids.size();
+            return decoded.substring(done.length());
         }
     }
 
@@ -431,8 +438,12 @@ public final class Tokenizer {
         }
 
         int[] toArray() {
-            int[] out = new int[size];
-            System.arraycopy(data, 0, out, 0, size);
+            return range(0, size);
+        }
+
+        int[] range(int from, int to) {
+            int[] out = new int[to - from];
+            System.arraycopy(data, from, out, 0, out.length);
             return out;
         }
     }

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import org.junit.Test;
 
 /** The decode loop, policies and solve() on small deterministic backends (hand-written distributions). */
@@ -222,6 +223,61 @@ public class GeneratorTest {
         assertEquals(1.0, r.features.get("vote_share"), 0.0);
     }
 
+    private static Reasoner.Trace solveOnce(Tokenizer tok, String script, Reasoner.Config cfg) throws Exception {
+        return Reasoner.solve(new ScriptedBackend(tok.encode(script)), new Text(tok, null, false, null), "q", cfg,
+                Answers.Kind.MATH, Collections.<String>emptyList(), null, null).traces.get(0);
+    }
+
+    @Test
+    public void theCalculatorChecksComputesAndPenalizesTheVote() throws Exception {
+        Tokenizer tok = byteTokenizer();
+        String script = "12 - 7 = 2 apples.\nThe answer is 2.";
+        Reasoner.Config cfg = new Reasoner.Config();
+        cfg.strategy = Reasoner.Strategy.GREEDY;
+        Reasoner.Trace checked = solveOnce(tok, script, cfg); // the default: check
+        assertEquals(1, checked.statements.size());
+        assertEquals("12 - 7 = 2", checked.statements.get(0).text);
+        assertEquals(1, checked.falseStatements());
+        assertEquals(1.0, checked.features.get("arith_errors"), 0.0);
+        assertEquals(Math.exp(checked.features.get("mean_logprob")) * 0.25, checked.weight(), 0.0);
+
+        cfg.calculator = ArithmeticChecker.Calculator.OFF;
+        Reasoner.Trace off = solveOnce(tok, script, cfg);
+        assertTrue(off.statements.isEmpty());
+        for (Map.Entry<String, Double> e : ArithmeticChecker.NO_ARITHMETIC.entrySet()) {
+            assertEquals(e.getKey(), e.getValue(), off.features.get(e.getKey()));
+        }
+        assertEquals(Math.exp(off.features.get("mean_logprob")), off.weight(), 0.0);
+
+        cfg.calculator = ArithmeticChecker.Calculator.COMPUTE;
+        Reasoner.Trace computed = solveOnce(tok, script, cfg);
+        assertEquals("12 - 7 = 5 apples.\nThe answer is 2.", computed.text); // the model's " " kept, its "2" replaced
+        assertEquals(1, computed.toolTokens);
+        assertEquals(0, computed.falseStatements());
+        assertTrue(computed.statements.get(0).corrected);
+        assertEquals(1.0, computed.features.get("arith_errors"), 0.0); // the slip it was about to make still counts
+        assertEquals(0.25, computed.errorWeight, 0.0);
+    }
+
+    @Test
+    public void arithAbortEndsATraceAtItsFirstFalseStatement() throws Exception {
+        Tokenizer tok = byteTokenizer();
+        Reasoner.Config cfg = new Reasoner.Config();
+        cfg.arithAbort = true;
+        Reasoner.Trace t = solveOnce(tok, "12 - 7 = 2 apples.\nThe answer is 2.", cfg);
+        assertTrue(t.aborted);
+        assertNull(t.answer);
+        assertEquals("early_exit", t.finishReason);
+        assertEquals("12 - 7 = 2 a", t.text); // the word after the number completes the statement
+        cfg.calculator = ArithmeticChecker.Calculator.OFF;
+        try {
+            solveOnce(tok, "1", cfg);
+            fail();
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("needs the calculator"));
+        }
+    }
+
     @Test
     public void chatReplyIsJudgedAsOneAnswer() throws Exception {
         Tokenizer tok = byteTokenizer();
@@ -235,5 +291,7 @@ public class GeneratorTest {
         assertEquals("accept", r.decision);
         assertEquals(r.features.get("mean_logprob"), r.features.get("answer_logprob"));
         assertEquals(7.0, r.features.get("num_tokens"), 0.0); // 6 bytes + <|im_end|>
+        assertEquals(0.0, r.features.get("arith_statements"), 0.0); // checked as a solve trace is: none here
+        assertEquals(Reasoner.FEATURES.length, r.features.size());
     }
 }
