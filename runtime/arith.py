@@ -28,6 +28,7 @@ Offsets are code points of the trace text (the golden file also holds each state
 
 import bisect
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -244,17 +245,24 @@ def _word(s: str, i: int, j: int, hi: int, before: list[Tok], sp: Spec) -> Tok:
         k = _skip_space(s, j, hi)
         if k < hi and (_is_digit(s[k]) or s[k] in "($"):
             return Tok(OP, i, j, op="*")
-    for phrase, op in sp.words.items():
+    for phrase, kind, op in _phrases().get(word, ()):
         end = _phrase_at(s, i, hi, phrase)
         if end > 0:
-            return Tok(OP, i, end, op=op)
-    for phrase in sp.equals_words:  # longest first in the spec: "is equal to" before "is"
-        end = _phrase_at(s, i, hi, phrase)
-        if end > 0:
-            return Tok(EQ, i, end, op=phrase)
+            return Tok(kind, i, end, op=op)
     if word == "of" and prev is not None and prev.kind == NUM and prev.percent:
         return Tok(OP, i, j, op="*")
     return Tok(BAR, i, j)
+
+
+@cache
+def _phrases() -> dict[str, list[tuple[str, int, str]]]:
+    """Operator and equals phrases by their first word, in the spec's order (operators first; "is equal to"
+    before "is"): a word is looked up, not tried against every phrase."""
+    sp = spec()
+    found: dict[str, list[tuple[str, int, str]]] = {}
+    for phrase, kind, op in [(p, OP, o) for p, o in sp.words.items()] + [(p, EQ, p) for p in sp.equals_words]:
+        found.setdefault(phrase.split(" ")[0], []).append((phrase, kind, op))
+    return found
 
 
 class _Overflow(Exception):
@@ -547,6 +555,17 @@ def _last_words() -> frozenset[str]:
     return frozenset(w.split(" ")[-1] for w in spec().equals_words)
 
 
+def _equals_word(s: str, start: int) -> bool:
+    """s[start:] holds a first word of an equals word ("is", "equals"), as a whole word in any case."""
+    return _equals_pattern().search(s, start) is not None
+
+
+@cache
+def _equals_pattern() -> "re.Pattern[str]":
+    words = sorted({w.split(" ")[0] for w in spec().equals_words})
+    return re.compile(r"(?<![A-Za-z])(?:" + "|".join(map(re.escape, words)) + r")(?![A-Za-z])", re.IGNORECASE)
+
+
 def analyse(s: str) -> dict[str, Any]:
     """Statements of a whole text and what compute mode would write at its end (the golden file's record)."""
     p = pending(s)
@@ -601,8 +620,9 @@ class ArithmeticChecker:
         self.token_ends.append(len(self.trace))
         if tool and self._seq_eq >= 0:
             self._forced_eq.add(self._seq_eq)
-        if before and any(not _is_digit(c) and c not in _SPACE for c in piece):
-            self._scan(at_end=False)  # something that can end a statement arrived
+        if before and any(not _is_digit(c) and c not in _SPACE and c not in "()" and c not in spec().symbols
+                          for c in piece):
+            self._scan(at_end=False)  # something that may end a statement arrived (digits, operators can't)
 
     def expected(self, room: int) -> int | None:
         """The token compute mode wants next, if any. `room`: tokens the trace may still add (budget and
@@ -652,7 +672,10 @@ class ArithmeticChecker:
         return start
 
     def _scan(self, at_end: bool) -> None:
-        for st in statements(self.trace, self._window_start(), at_end=at_end):
+        start = self._window_start()
+        if "=" not in self.trace[start:] and not _equals_word(self.trace, start):
+            return  # no equals in the window: no statement (the common case in prose)
+        for st in statements(self.trace, start, at_end=at_end):
             if st.end in self._seen:
                 continue
             self._seen.add(st.end)
