@@ -545,7 +545,7 @@ def _may_be_pending(s: str) -> bool:
     if s[end - 1] in "=$":
         return True
     start = end
-    while start > 0 and end - start < 8 and _is_letter(s[start - 1]):
+    while start > 0 and _is_letter(s[start - 1]):  # the whole trailing word
         start -= 1
     return s[start:end].lower() in _last_words()
 

@@ -448,7 +448,7 @@ bool may_be_pending(const std::u32string& s) {
   if (end == 0) return false;
   if (s[end - 1] == '=' || s[end - 1] == '$') return true;
   size_t start = end;
-  while (start > 0 && end - start < 8 && is_letter(s[start - 1])) --start;
+  while (start > 0 && is_letter(s[start - 1])) --start;  // the whole trailing word
   return last_words.count(lower(s.substr(start, end - start))) > 0;
 }
 

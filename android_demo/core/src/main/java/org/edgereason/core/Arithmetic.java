@@ -316,7 +316,7 @@ public final class Arithmetic {
             return true;
         }
         int start = end;
-        while (start > 0 && end - start < 8 && ArithmeticLexer.isLetter(s[start - 1])) {
+        while (start > 0 && ArithmeticLexer.isLetter(s[start - 1])) { // the whole trailing word
             start--;
         }
         return ArithmeticSpec.get().lastWords.contains(ArithmeticLexer.lower(s, start, end));
