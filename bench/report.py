@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display here or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 
+from edgereason import schema  # noqa: E402
 from edgereason.errors import UsageError  # noqa: E402
 
 
@@ -107,8 +108,9 @@ class Report:
         self.lines += [f"![{caption}]({name})", "", f"*{caption}*", ""]
 
     def publish(self, results: dict, csv_rows: Sequence[dict]) -> Path:
-        (self.staging / "results.json").write_text(json.dumps({"machine": self.facts, **results}, indent=1,
-                                                              default=str) + "\n")
+        # strict JSON (NaN as null): what edgereason's own readers, `bench transfer` among them, accept
+        plain = json.loads(json.dumps({"machine": self.facts, **results}, default=str))
+        (self.staging / "results.json").write_text(schema.dumps(plain, indent=1) + "\n")
         keys = list(dict.fromkeys(k for row in csv_rows for k in row))
         with (self.staging / "results.csv").open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=keys)

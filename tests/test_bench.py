@@ -125,7 +125,8 @@ def test_token_savings_against_greedy_and_full_votes():
 def test_report_is_published_whole(tmp_path):
     report = Report(tmp_path, "t", {"versions": {}})
     report.table("rows", [{"a": 1.23456, "b": None}], [Column("a", "A", num(2)), Column("b", "B")])
-    folder = report.publish({"x": 1}, [{"a": 1}])
+    folder = report.publish({"x": 1, "nan": float("nan")}, [{"a": 1}])
+    assert '"nan": null' in (folder / "results.json").read_text()  # strict JSON: edgereason's readers accept it
     assert "| 1.23 | – |" in (folder / "report.md").read_text()
     assert json.loads((folder / "results.json").read_text())["x"] == 1
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]
