@@ -78,7 +78,7 @@ def _calculator(name: str):
 
 def arith_summary(statements) -> RichText:
     """'3 statements, 1 false: 12 - 7 = 2 (true value 5)', the false ones in red, the calculator's in cyan."""
-    false = [st for st in statements if not st.right]
+    false = [st for st in statements if not st.right]  # _false counts the same
     corrected = [st for st in statements if st.corrected]
     line = RichText(f"{len(statements)} statement{'s' if len(statements) != 1 else ''}, {len(false)} false")
     for st in false:
@@ -89,6 +89,10 @@ def arith_summary(statements) -> RichText:
         line.append(f"; {len(corrected)} written by the calculator where the model's next token differed: ")
         line.append(", ".join(st.text.replace("\n", " ") for st in corrected), style="cyan")
     return line
+
+
+def _false(statements) -> int:
+    return sum(not st.right for st in statements)
 
 
 def highlight(trace: str, statements) -> RichText:
@@ -281,7 +285,8 @@ def solve(
     table.add_row("traces", "\n".join(
         f"{i + 1}: answer {t.answer}, {len(t.token_ids)} tok, {t.finish_reason}"
         + (" (aborted)" if t.aborted else "") + (" (answer settled by probe)" if t.settled else "")
-        + (f", {sum(not st.right for st in t.statements)} false statements" if t.statements else "")
+        + (f", {_false(t.statements)} false statement{'' if _false(t.statements) == 1 else 's'}"
+           if t.statements else "")
         for i, t in enumerate(result.traces)))
     if config.calculator is not Calculator.OFF and result.traces:
         table.add_row("arithmetic", arith_summary(result.traces[-1].statements))
