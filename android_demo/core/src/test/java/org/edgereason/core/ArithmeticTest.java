@@ -38,15 +38,6 @@ public class ArithmeticTest {
         return list;
     }
 
-    private static int[] ints(Object list) {
-        List<Object> l = Json.array(list, "ids");
-        int[] out = new int[l.size()];
-        for (int k = 0; k < out.length; k++) {
-            out[k] = (int) Json.integer(l.get(k), "id");
-        }
-        return out;
-    }
-
     @Test
     public void statementsAndPendingMatchPython() {
         for (Object o : section(golden, "texts")) {
@@ -131,10 +122,10 @@ public class ArithmeticTest {
         Text text = new Text(tokenizer, null, false, null);
         for (Object o : section(golden, "traces")) {
             Map<String, Object> trace = Json.object(o, "trace");
-            int[] script = ints(trace.get("script"));
+            int[] script = Golden.ints(trace.get("script"));
             assertArrayEquals("script of " + trace.get("script_text"), script,
                     text.encode((String) trace.get("script_text"), false));
-            int[] prompt = ints(trace.get("prompt"));
+            int[] prompt = Golden.ints(trace.get("prompt"));
             int eos = (int) Json.integer(trace.get("eos_id"), "eos_id");
             for (Object r : section(trace, "runs")) {
                 Map<String, Object> run = Json.object(r, "run");
@@ -152,7 +143,7 @@ public class ArithmeticTest {
                     tool[k] = steps.get(k).tool;
                     assertEquals(at, k, steps.get(k).index);
                 }
-                assertArrayEquals(at, ints(run.get("fed")), fed);
+                assertArrayEquals(at, Golden.ints(run.get("fed")), fed);
                 List<Object> wantTool = Json.array(run.get("tool"), "tool");
                 for (int k = 0; k < tool.length; k++) {
                     assertEquals(at + " tool #" + k, wantTool.get(k), tool[k]);

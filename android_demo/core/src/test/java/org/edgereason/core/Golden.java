@@ -2,6 +2,7 @@ package org.edgereason.core;
 
 import java.io.File;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 
 /** Locates the repository's golden vectors (tests/golden) and the tokenizer.json the tests compare against. */
@@ -35,5 +36,15 @@ final class Golden {
             f[k] = (float) d[k];
         }
         return f;
+    }
+
+    /** A golden file's list of token ids. */
+    static int[] ints(Object list) {
+        List<Object> l = Json.array(list, "ids");
+        int[] out = new int[l.size()];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = (int) Json.integer(l.get(k), "id");
+        }
+        return out;
     }
 }

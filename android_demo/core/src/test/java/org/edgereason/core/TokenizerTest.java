@@ -29,15 +29,6 @@ public class TokenizerTest {
         }
     }
 
-    private static int[] ints(Object list) {
-        List<Object> l = Json.array(list, "ids");
-        int[] out = new int[l.size()];
-        for (int k = 0; k < out.length; k++) {
-            out[k] = (int) Json.integer(l.get(k), "id");
-        }
-        return out;
-    }
-
     @Test
     public void encodeAndDecodeMatchTheLibrary() {
         assumeTrue("no -Dedgereason.tokenizer: SmolLM2 tokenizer.json not materialized", tokenizer != null);
@@ -46,7 +37,7 @@ public class TokenizerTest {
         for (Object o : cases) {
             Map<String, Object> c = Json.object(o, "case");
             String text = (String) c.get("text");
-            int[] expected = ints(c.get("ids"));
+            int[] expected = Golden.ints(c.get("ids"));
             assertArrayEquals(text, expected, tokenizer.encode(text));
             assertEquals(text, c.get("decoded"), tokenizer.decode(expected, true));
         }
@@ -56,7 +47,7 @@ public class TokenizerTest {
     public void aCutMultiByteCharacterDecodesToReplacement() {
         assumeTrue(tokenizer != null);
         Map<String, Object> partial = Json.object(golden.get("partial"), "partial");
-        assertEquals(partial.get("decoded"), tokenizer.decode(ints(partial.get("ids")), true));
+        assertEquals(partial.get("decoded"), tokenizer.decode(Golden.ints(partial.get("ids")), true));
     }
 
     @Test
@@ -96,7 +87,7 @@ public class TokenizerTest {
             assertEquals(t.get("name") + "", t.get("rendered"), template.render(messages, true, "<|im_start|>"));
             if (tokenizer != null) {
                 Text text = new Text(tokenizer, (String) t.get("template"), false, 1);
-                assertArrayEquals(t.get("name") + " ids", ints(t.get("ids")), text.promptIds(messages));
+                assertArrayEquals(t.get("name") + " ids", Golden.ints(t.get("ids")), text.promptIds(messages));
             }
         }
     }
