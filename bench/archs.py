@@ -33,7 +33,8 @@ DECODE_STEPS = 16
 @dataclass(frozen=True)
 class MatrixConfig:
     layers: int | None = 2  # None: every block
-    vocab: int | None = None  # None: the config's (CI shrinks it for time; the blocks keep full width)
+    vocab: int | None = None  # None: the config's (CI shrinks it for time)
+    mlp: int | None = None  # None: the config's MLP width (CI narrows it; attention keeps full width)
     formats: tuple[Format, ...] = (Format.PTE, Format.ONNX)
     recipes: tuple[RecipeName, ...] = (RecipeName.FP32, RecipeName.INT4)
     seed: int = 0
@@ -68,17 +69,18 @@ def run_config(config_path: Path, work: Path, matrix: MatrixConfig,
     name = config_path.stem.replace("__", "--")
     base = {"config": config_path.stem, "architecture": archs.architecture(config),
             "layers": matrix.layers or config["num_hidden_layers"],
-            "vocab": min(matrix.vocab or config["vocab_size"], config["vocab_size"])}
+            "vocab": min(matrix.vocab or config["vocab_size"], config["vocab_size"]),
+            "mlp": archs.reduce(config, mlp=matrix.mlp)["intermediate_size"]}
     if reason := archs.config_reason(config):
         return [{**base, "format": f.value, "recipe": r.value, "status": "refused", "error": reason}
                 for f in matrix.formats for r in matrix.recipes]
-    checkpoint = work / f"{name}-l{base['layers']}-v{base['vocab']}-s{matrix.seed}"
+    checkpoint = work / f"{name}-l{base['layers']}-v{base['vocab']}-m{base['mlp']}-s{matrix.seed}"
     if on_stage:
         on_stage(f"{name}: random weights")
     if not models.is_complete(checkpoint):
         generation = config_path.with_name(f"{config_path.stem}.generation_config.json")
         archs.make_random_checkpoint(config, checkpoint, seed=matrix.seed, layers=matrix.layers, vocab=matrix.vocab,
-                                     generation_config=generation if generation.is_file() else None)
+                                     mlp=matrix.mlp, generation_config=generation if generation.is_file() else None)
         models.mark_complete(checkpoint, f"random seed {matrix.seed}")
     vocab = min(matrix.vocab or config["vocab_size"], config["vocab_size"])
     prompt = np.random.default_rng(matrix.seed).integers(0, vocab, PROMPT_TOKENS).tolist()

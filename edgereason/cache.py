@@ -1,6 +1,9 @@
 """Where edgereason keeps downloads and converted checkpoints."""
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -38,3 +41,17 @@ def data_dir() -> Path:
         return Path(env).expanduser()
     beside_repo = Path(__file__).resolve().parents[2] / "shared" / "data"
     return beside_repo if beside_repo.is_dir() else Path("../shared/data")
+
+
+@contextlib.contextmanager
+def locked(name: str) -> Iterator[None]:
+    """Hold `$EDGEREASON_HOME/locks/<name>.lock` exclusively: two processes (two CLI commands, or test
+    workers) that would build the same cache folder take turns, and the second finds it built."""
+    folder = home() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

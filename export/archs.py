@@ -112,11 +112,20 @@ def hf_config(config: dict):
     return AutoConfig.for_model(fields.pop("model_type"), **fields)
 
 
-def reduce(config: dict, *, layers: int | None = None, vocab: int | None = None) -> dict:
+# The MLP widths a config may name (Llama 4 has a dense-MLP width next to its experts' width).
+MLP_WIDTH_KEYS = ("intermediate_size", "intermediate_size_mlp")
+
+
+def reduce(config: dict, *, layers: int | None = None, vocab: int | None = None, mlp: int | None = None) -> dict:
     """The same architecture, smaller where tests need speed: its first `layers` blocks (every
-    per-layer list cut too) and/or a `vocab`-token table. The block width stays the config's.
+    per-layer list cut too), a `vocab`-token table and/or MLPs at most `mlp` wide. Attention (heads,
+    head size, KV groups, norms, RoPE) keeps the config's width: that is where the families differ.
     Special ids past a reduced vocabulary move to its last ids, in order."""
     out = dict(config)
+    if mlp:
+        for key in MLP_WIDTH_KEYS:
+            if isinstance(out.get(key), int):
+                out[key] = min(out[key], mlp)
     if layers:
         out["num_hidden_layers"] = layers
         for key in ("layer_types", "no_rope_layers"):
@@ -138,7 +147,7 @@ def reduce(config: dict, *, layers: int | None = None, vocab: int | None = None)
 
 
 def make_random_checkpoint(config: dict, out: Path, *, seed: int = 0, layers: int | None = None,
-                           vocab: int | None = None, tokenizer_dir: Path | None = None,
+                           vocab: int | None = None, mlp: int | None = None, tokenizer_dir: Path | None = None,
                            generation_config: Path | None = None) -> dict:
     """Seeded random weights for a real config (optionally `reduce`d), saved as HF.
 
@@ -150,7 +159,7 @@ def make_random_checkpoint(config: dict, out: Path, *, seed: int = 0, layers: in
 
     # A generation config's stop ids name the full vocabulary: dropped when it is reduced.
     keep_generation = generation_config is not None and not (vocab and vocab < int(config["vocab_size"]))
-    config = canonical_config(reduce(config, layers=layers, vocab=vocab))
+    config = canonical_config(reduce(config, layers=layers, vocab=vocab, mlp=mlp))
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(hf_config(config), dtype=torch.float32).eval()

@@ -56,14 +56,15 @@ def normalize(source: ModelSource) -> Path:
 def _cached(name: str, origin: str, build) -> Path:
     """The cache folder `name`, built once; a folder whose files no longer match its marker is built again."""
     final = models.cached_dir(name)
-    if models.is_complete(final):
-        problem = models.cache_problem(final)
-        if problem is None:
-            return final
-        log.warning(f"the cached {name} is damaged ({problem}): converting it again")
-    with artifact.staging(final, overwrite=True) as tmp, captured_output(cache.log_path(f"convert-{name}")):
-        build(tmp)
-        models.mark_complete(tmp, origin)
+    with cache.locked(f"model-{name}"):
+        if models.is_complete(final):
+            problem = models.cache_problem(final)
+            if problem is None:
+                return final
+            log.warning(f"the cached {name} is damaged ({problem}): converting it again")
+        with artifact.staging(final, overwrite=True) as tmp, captured_output(cache.log_path(f"convert-{name}")):
+            build(tmp)
+            models.mark_complete(tmp, origin)
     return final
 
 

@@ -83,5 +83,10 @@ RECIPES: dict[RecipeName, Recipe] = {
 }
 
 
+def widest_group() -> int:
+    """The largest quantization group of any recipe: a layer width every recipe can quantize is a multiple of it."""
+    return max(r.pte.group_size or 1 for r in RECIPES.values())
+
+
 def get_recipe(name: RecipeName | str) -> Recipe:
     return RECIPES[RecipeName(name)]

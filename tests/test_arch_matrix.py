@@ -1,8 +1,9 @@
 """The seed models' architectures, exported to both formats from seeded random weights of their real
 configs, held to transformers eager (`bench/archs.py`; README "Supported models").
 
-For CI time the configs keep their first 2 blocks, at full block width, with a 4096-token
-vocabulary; the full configs are exported by hand (`edgereason bench archs --layers 0`).
+For CI time the configs keep their first 2 blocks, with a 4096-token vocabulary and MLPs at most 256
+wide; attention keeps its full width (heads, head size, KV groups, norms: where the families differ).
+The full configs are exported by hand (`edgereason bench archs --layers 0`).
 """
 
 import json
@@ -24,7 +25,8 @@ FAMILIES = {
     "deepseek-ai__DeepSeek-R1-Distill-Qwen-1.5B": "Qwen2ForCausalLM",
     "facebook__MobileLLM-125M": "MobileLLMForCausalLM",
 }
-MATRIX = MatrixConfig(layers=2, vocab=4096, max_seq_len=128, gate_tokens=32)
+pytestmark = pytest.mark.xdist_group("archs")  # one worker builds the matrix; its module fixtures are shared
+MATRIX = MatrixConfig(layers=2, vocab=4096, mlp=256, max_seq_len=128, gate_tokens=32)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import pytest
 from edgereason import native
 from edgereason.cli.native import Arch, host_arch
 
+pytestmark = pytest.mark.xdist_group("smollm2-int4")  # with test_real_model: one worker exports the built-in model
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden"
 PARITY_STEPS = 40
@@ -87,7 +88,7 @@ def _resolve(request, spec: str) -> Path:
     from edgereason.quant.recipes import Format, RecipeName
 
     if spec.startswith("builtin:"):
-        return request.getfixturevalue("smollm2_int4")[Format(spec.removeprefix("builtin:"))]
+        return request.getfixturevalue("smollm2_int4")(Format(spec.removeprefix("builtin:")))
     if not spec.startswith("tiny:"):
         return Path(spec)
     fmt, recipe = spec.removeprefix("tiny:").split("-")
@@ -96,7 +97,8 @@ def _resolve(request, spec: str) -> Path:
 
 ARTIFACT_PARAMS = ([pytest.param(str(f), id=f.name) for f in given_artifacts()]
                    or [pytest.param(f"tiny:{f}-{r}", id=f"tiny-random-{r}-{f}") for f, r in TINY]
-                   + [pytest.param(f"builtin:{f}", id=f"smollm2-135m-int4-{f}", marks=pytest.mark.slow)
+                   + [pytest.param(f"builtin:{f}", id=f"smollm2-135m-int4-{f}",
+                                   marks=[pytest.mark.slow, *([pytest.mark.heavy] if f == "pte" else [])])
                       for f in ("pte", "onnx")])
 # Quantized artifacts whose greedy tokens on aarch64 (under qemu) equal the x86 Python runtime's on
 # PROMPT (measured 40/40): ONNX Runtime's int4 MatMulNBits quantizes activations per block of 32,
@@ -290,7 +292,7 @@ def _probe_folder(request) -> Path:
         return given[0]
     from edgereason.quant.recipes import Format
 
-    return request.getfixturevalue("smollm2_int4")[Format.ONNX]
+    return request.getfixturevalue("smollm2_int4")(Format.ONNX)
 
 
 @pytest.mark.slow

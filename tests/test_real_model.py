@@ -13,7 +13,7 @@ from edgereason.quant.recipes import Format, RecipeName
 from edgereason.runtime import backends
 from edgereason.runtime.generate import generate
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("smollm2-int4")]  # the worker that holds its exports
 
 # What the two int4 recipes weigh for this model (hand measurement: .pte ~100 MiB, .onnx ~86 MiB).
 INT4_MIB = {Format.ONNX: (75, 95), Format.PTE: (90, 110)}
@@ -29,14 +29,9 @@ def chat_ids(folder: Path, question: str) -> list[int]:
     return tokenizer(rendered, add_special_tokens=False)["input_ids"]
 
 
-@pytest.fixture
-def int4_artifacts(smollm2_int4) -> dict[Format, Path]:
-    return smollm2_int4
-
-
-@pytest.mark.parametrize("fmt", [Format.ONNX, Format.PTE])
-def test_int4_artifact_passes_gate_and_answers(int4_artifacts, fmt):
-    folder = int4_artifacts[fmt]
+@pytest.mark.parametrize("fmt", [Format.ONNX, pytest.param(Format.PTE, marks=pytest.mark.heavy)])
+def test_int4_artifact_passes_gate_and_answers(smollm2_int4, fmt):
+    folder = smollm2_int4(fmt)
     manifest = artifact.read_manifest(folder)
     low, high = INT4_MIB[fmt]
     size_mib = sum(e.bytes for name, e in manifest.files.items() if name.startswith("model.")) / 2**20

@@ -333,6 +333,8 @@ def archs_matrix(
     work: Annotated[Path, typer.Option(help="Where checkpoints and artifacts are built (reused)")] = Path(
         "bench-results/archs-work"),
     vocab: Annotated[int | None, typer.Option(help="Shrink each vocabulary to N tokens (for time)")] = None,
+    mlp: Annotated[int | None, typer.Option(help="Narrow each MLP to at most N wide (for time; attention keeps "
+                                                 "its width)")] = None,
     max_seq_len: Annotated[int, typer.Option(help="KV cache length of the artifacts")] = 256,
     threads: Threads = None,
     output: Output = Path("bench-results"),
@@ -343,7 +345,7 @@ def archs_matrix(
     from edgereason.bench.report import Column, Report, num
     from edgereason.cli import parse_choices, quiet_transformers
     from edgereason.export import archs
-    from edgereason.quant.recipes import Format, RecipeName
+    from edgereason.quant.recipes import Format, RecipeName, widest_group
 
     for path in configs:
         archs.read_config(path)
@@ -352,7 +354,9 @@ def archs_matrix(
     check_output(output)
     if vocab is not None and vocab < 2:
         raise UsageError(f"--vocab must be at least 2, got {vocab}")
-    matrix = MatrixConfig(layers=layers or None, vocab=vocab, formats=parse_choices(fmt, Format, "format"),
+    if mlp is not None and (mlp < 1 or mlp % widest_group()):
+        raise UsageError(f"--mlp must be a positive multiple of {widest_group()} (the quantization group), got {mlp}")
+    matrix = MatrixConfig(layers=layers or None, vocab=vocab, mlp=mlp, formats=parse_choices(fmt, Format, "format"),
                           recipes=parse_choices(recipe, RecipeName, "recipe"), max_seq_len=max_seq_len,
                           num_threads=positive(threads, "--threads"))
     quiet_transformers()
@@ -366,7 +370,8 @@ def archs_matrix(
             rows += run_config(path, work, matrix, on_stage=lambda s: bar.update(job, description=s))
             bar.advance(job)
     columns = [Column("config", "config"), Column("architecture", "architecture"), Column("layers", "layers"),
-               Column("vocab", "vocab"), Column("format", "format"), Column("recipe", "recipe"),
+               Column("vocab", "vocab"), Column("mlp", "MLP width"), Column("format", "format"),
+               Column("recipe", "recipe"),
                Column("max_abs_diff", "max |Δ logit|", num(6)), Column("rel_diff", "rel. to max |logit|", num(7)),
                Column("greedy_agreement", "greedy agree", num(3)), Column("kld_mean", "gate KL", num(5)),
                Column("top1_agreement", "gate top-1", num(4)), Column("size_mib", "MiB", num(1)),

@@ -36,6 +36,7 @@ import org.edgereason.core.Confidence;
 import org.edgereason.core.Generator;
 import org.edgereason.core.Reasoner;
 import org.edgereason.core.Sampler;
+import org.edgereason.core.Schema;
 import org.edgereason.core.Tokenizer;
 
 /**
@@ -272,7 +273,7 @@ public class ChatActivity extends Activity {
 
     private static String verdictLine(Reasoner.Result r) {
         return String.format(Locale.ROOT, "P(correct) %.2f%s → %s: %s", r.pCorrect, r.calibrated ? "" : " (raw)",
-                r.decision.toUpperCase(Locale.ROOT), join(r.reasons));
+                r.decision.toUpperCase(Locale.ROOT), Schema.join("; ", r.reasons));
     }
 
     /**
@@ -299,14 +300,6 @@ public class ChatActivity extends Activity {
             if (t.toolTokens > 0) {
                 b.append(String.format(Locale.ROOT, " · %d tokens by the calculator", t.toolTokens));
             }
-        }
-        return b.toString();
-    }
-
-    private static String join(List<String> parts) {
-        StringBuilder b = new StringBuilder();
-        for (String p : parts) {
-            b.append(b.length() > 0 ? "; " : "").append(p);
         }
         return b.toString();
     }

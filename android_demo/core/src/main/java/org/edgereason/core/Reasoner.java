@@ -303,7 +303,7 @@ public final class Reasoner {
                 }
             }
             reasons.add(aborted > 0 ? "no answer (" + aborted + " of " + traces.size() + " traces aborted: "
-                    + String.join("; ", why) + ")" : "no answer found in the trace");
+                    + Schema.join("; ", why) + ")" : "no answer found in the trace");
             decision = "escalate";
         } else {
             decision = p >= threshold ? "accept" : "escalate";

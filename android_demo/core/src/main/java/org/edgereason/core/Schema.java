@@ -6,6 +6,7 @@ import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -473,7 +474,12 @@ public final class Schema {
         return v instanceof List ? (List<?>) v : Collections.singletonList(v);
     }
 
-    private static String join(String sep, List<?> values, boolean asJson) {
+    /** String.join for any collection: android.jar API 23 (the app's floor) has no String.join. */
+    public static String join(String sep, Collection<?> values) {
+        return join(sep, values, false);
+    }
+
+    private static String join(String sep, Collection<?> values, boolean asJson) {
         StringBuilder out = new StringBuilder();
         for (Object v : values) {
             out.append(out.length() > 0 ? sep : "").append(asJson ? dumps(v) : String.valueOf(v));
