@@ -92,3 +92,18 @@ def test_reduced_config_keeps_the_block_width():
     assert small["intermediate_size"] == config["intermediate_size"]
     assert (small["num_hidden_layers"], small["vocab_size"]) == (2, 4096)
     assert small["eos_token_id"] == 4095 and small["pad_token_id"] == 4094  # moved inside the vocabulary
+    narrow = archs.reduce(config, mlp=256)
+    assert narrow["intermediate_size"] == 256 and narrow["hidden_size"] == 2048
+    assert narrow["num_attention_heads"] == config["num_attention_heads"]
+    llama4 = json.loads((CONFIGS / "facebook__MobileLLM-R1-140M.json").read_text())
+    narrow4 = archs.reduce(llama4, mlp=256)
+    assert {k: narrow4[k] for k in archs.MLP_WIDTH_KEYS} == dict.fromkeys(archs.MLP_WIDTH_KEYS, 256)
+    assert archs.reduce(config, mlp=100_000)["intermediate_size"] == config["intermediate_size"]  # never widened
+
+
+def test_bench_archs_refuses_an_mlp_width_no_recipe_can_quantize(tmp_path):
+    config = CONFIGS / "Qwen__Qwen3-0.6B.json"
+    if not config.is_file():
+        pytest.skip(f"{config} not found (the shared configs folder)")
+    assert_one_line_error(cli("bench", "archs", str(config), "--mlp", "100", "-o", str(tmp_path / "r")), 2,
+                          "--mlp must be a positive multiple of 32")

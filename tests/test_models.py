@@ -1,5 +1,9 @@
 import json
+import os
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -117,3 +121,32 @@ def test_gguf_file_source_matches_the_builtin(smollm2_dir, tmp_path):
             assert (converted / name).read_text() == (smollm2_dir / name).read_text()
     finally:
         shutil.rmtree(converted)  # 0.5 GB that no other test needs
+
+
+BUILD_ONCE = textwrap.dedent("""
+    import sys, time
+    from edgereason.export import hf
+
+    def build(tmp):
+        with open(sys.argv[1], "a") as log:
+            log.write("built\\n")
+        time.sleep(1.5)  # long enough for the other process to arrive while this one builds
+        (tmp / "weights.bin").write_bytes(b"x" * 4096)
+
+    print(hf._cached("lock-test", "test", build))
+""")
+
+
+def test_two_commands_converting_one_model_take_turns(tmp_path):
+    """Two processes that need the same cache folder at once (two CLI commands, two test workers):
+    one converts, the other waits and uses its folder."""
+    log = tmp_path / "builds.log"
+    env = {**os.environ, "EDGEREASON_HOME": str(tmp_path / "home")}
+    procs = [subprocess.Popen([sys.executable, "-c", BUILD_ONCE, str(log)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    folders = {out.strip().splitlines()[-1] for out, _ in outputs}
+    assert len(folders) == 1 and log.read_text() == "built\n"
+    folder = tmp_path / "home" / "models" / "lock-test"
+    assert str(folder) in folders and models.cache_problem(folder) is None
