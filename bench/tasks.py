@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edgereason import cache, schema
 from edgereason.errors import UsageError
-from edgereason.runtime.answers import AnswerKind, extract_math
+from edgereason.runtime.answers import LETTERS, MAX_CHOICES, AnswerKind, extract_math
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,10 @@ def read_arc(path: Path | None = None, *, n: int | None = None, offset: int = 0)
         if len(set(labels)) != len(labels) or row["answerKey"] not in labels:
             raise UsageError(f"{path} line {lineno}: answerKey {row['answerKey']!r} is not exactly one of the choice "
                              f"labels {labels}: fix the record or pass an ARC JSONL")
-        letters = "ABCDE"[: len(labels)]
+        if len(labels) > MAX_CHOICES:
+            raise UsageError(f"{path} line {lineno}: {len(labels)} choices; at most {MAX_CHOICES} (letters "
+                             f"{LETTERS}) can be answered")
+        letters = LETTERS[: len(labels)]
         as_letter = dict(zip(labels, letters, strict=True))
         choices = tuple(f"{letters[j]}. {c['text']}" for j, c in enumerate(row["question"]["choices"]))
         out.append(Problem(row.get("id", f"arc-{lineno - 1}"), row["question"]["stem"], as_letter[row["answerKey"]],

@@ -23,6 +23,10 @@ class AnswerKind(StrEnum):
     CHOICE = "choice"
 
 
+LETTERS = "ABCDE"  # choice letters, in order: a question with n options is answered A..LETTERS[n-1]
+MAX_CHOICES = len(LETTERS)
+
+
 def normalize_number(text: str) -> str | None:
     """'1,000' → '1000', '$5.50' → '5.5', '12.0' → '12'; None if it is not a number."""
     cleaned = text.replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
@@ -50,9 +54,9 @@ def extract_math(text: str) -> str | None:
     return normalize_number(numbers[-1]) if numbers else None
 
 
-def extract_choice(text: str, num_choices: int = 5) -> str | None:
-    """The chosen letter (A–E) of a multiple-choice trace; None if there is none."""
-    allowed = "ABCDE"[:num_choices]
+def extract_choice(text: str, num_choices: int = MAX_CHOICES) -> str | None:
+    """The chosen letter of a multiple-choice trace, one of the first `num_choices`; None if there is none."""
+    allowed = LETTERS[:num_choices]
     found = [c.upper() for c in _CHOICE_IS.findall(text) if c.upper() in allowed]
     if found:
         return found[-1]
@@ -60,7 +64,8 @@ def extract_choice(text: str, num_choices: int = 5) -> str | None:
     return lone[-1] if lone else None
 
 
-def extract(text: str, kind: AnswerKind, *, num_choices: int = 5) -> str | None:
+def extract(text: str, kind: AnswerKind, *, num_choices: int = MAX_CHOICES) -> str | None:
+    """The answer of a trace; a choice answer is a letter of one of the question's `num_choices` options."""
     return extract_math(text) if kind is AnswerKind.MATH else extract_choice(text, num_choices)
 
 

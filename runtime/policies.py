@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .answers import AnswerKind, extract, same_answer
+from .answers import MAX_CHOICES, AnswerKind, extract, same_answer
 from .backends.base import Backend, ContextOverflowError
 from .confidence import TraceConfidence
 from .generate import ExitPolicy, Step
@@ -51,16 +51,20 @@ class AnswerProbe:
         threshold: mean probability of the probed answer's tokens needed to call it settled.
         patience: consecutive probes that must give the same confident answer.
         min_tokens: no probe before this many generated tokens.
+        num_choices: a choice answer is a letter of one of this many options.
         probe_text: appended after the boundary token; the model completes it with its answer.
         max_answer_tokens: greedy tokens read after the probe text.
+
+    The settings have no defaults here: `reason.ExitConfig` is their one place.
     """
 
     backend: Backend
     text: Text
     kind: AnswerKind
-    threshold: float = 0.9
-    patience: int = 1
-    min_tokens: int = 16
+    threshold: float
+    patience: int
+    min_tokens: int
+    num_choices: int = MAX_CHOICES
     probe_text: str = " So the answer is"
     max_answer_tokens: int = 8
     num_probes: int = 0
@@ -122,7 +126,7 @@ class AnswerProbe:
             return None, 0.0
         finally:
             backend.rewind(start)
-        answer = extract(self.probe_text + self.text.decode(ids), self.kind)
+        answer = extract(self.probe_text + self.text.decode(ids), self.kind, num_choices=self.num_choices)
         return answer, float(np.mean(probs)) if probs else 0.0
 
 

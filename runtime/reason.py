@@ -16,7 +16,7 @@ import numpy as np
 
 from edgereason.errors import UsageError
 
-from .answers import AnswerKind, extract, same_answer
+from .answers import MAX_CHOICES, AnswerKind, extract, same_answer
 from .arith import NO_ARITHMETIC, ArithmeticChecker, Calculator, Statement
 from .backends.base import Backend
 from .calibrate import Calibrator
@@ -170,6 +170,9 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
         ContextOverflowError: the prompt and budget don't fit the artifact's context.
     """
     config = config or SolveConfig()
+    if len(choices) > MAX_CHOICES:
+        raise UsageError(f"a question has at most {MAX_CHOICES} choices (letters A-E), got {len(choices)}")
+    num_choices = len(choices) or MAX_CHOICES  # no options listed: the question's own text names A-E
     start = time.perf_counter()
     prompt = text.prompt_ids(messages_for(question, kind=kind, choices=choices, shots=shots))
     if len(prompt) + config.max_new_tokens > backend.info.max_seq_len:
@@ -180,11 +183,11 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
             f"{backend.info.max_seq_len}: shorten the question, use fewer shots or lower --max-new-tokens")
     traces: list[Trace] = []
     if config.strategy is Strategy.VOTE:
-        traces = _vote(backend, text, prompt, config, kind)
+        traces = _vote(backend, text, prompt, config, kind, num_choices)
     else:
         greedy_cfg = SamplingConfig()
         use_exit = config.strategy is Strategy.EARLY_EXIT
-        traces = [_trace(backend, text, prompt, config, kind, greedy_cfg, use_exit)]
+        traces = [_trace(backend, text, prompt, config, kind, num_choices, greedy_cfg, use_exit)]
     answer, share = _tally(traces)
     winners = [t for t in traces if answer is not None and same_answer(t.answer, answer)] or traces
     features = {name: float(np.mean([t.features[name] for t in winners]))
@@ -201,12 +204,12 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
 
 
 def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind,
-           sampling: SamplingConfig, use_exit: bool) -> Trace:
+           num_choices: int, sampling: SamplingConfig, use_exit: bool) -> Trace:
     start = time.perf_counter()
     ex = config.exit
     abort = GroupConfidenceAbort(ex.abort_threshold) if use_exit and ex.abort else None
     probe = (AnswerProbe(backend, text, kind, threshold=ex.probe_threshold, patience=ex.probe_patience,
-                         min_tokens=ex.probe_min_tokens) if use_exit and ex.probe else None)
+                         min_tokens=ex.probe_min_tokens, num_choices=num_choices) if use_exit and ex.probe else None)
     checker = ArithmeticChecker(text, config.calculator) if config.calculator is not Calculator.OFF else None
     arith_abort = ArithmeticAbort(checker) if use_exit and ex.arith_abort and checker is not None else None
     confidence = TraceConfidence(window=ex.abort_window)
@@ -220,7 +223,7 @@ def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig,
                     else None)
     aborted = abort_reason is not None
     settled = probe is not None and probe.settled_answer is not None
-    answer = None if aborted else (probe.settled_answer if settled else extract(body, kind))
+    answer = None if aborted else (probe.settled_answer if settled else extract(body, kind, num_choices=num_choices))
     features = confidence.summary()
     if settled:
         features["answer_logprob"] = features["answer_min_logprob"] = float(np.log(max(probe.settled_conf, 1e-9)))
@@ -254,13 +257,14 @@ def _answer_logprobs(text: Text, steps: Sequence, answer: str | None) -> tuple[f
     return float(np.mean(span)), float(min(span))
 
 
-def _vote(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind) -> list[Trace]:
+def _vote(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind,
+          num_choices: int) -> list[Trace]:
     traces: list[Trace] = []
     base = config.sampling
     for i in range(config.max_traces):
         sampling = SamplingConfig(temperature=base.temperature, top_k=base.top_k, top_p=base.top_p,
                                   seed=(base.seed + i) % (1 << 64))
-        traces.append(_trace(backend, text, prompt, config, kind, sampling, use_exit=True))
+        traces.append(_trace(backend, text, prompt, config, kind, num_choices, sampling, use_exit=True))
         if config.exit.vote_early_stop and _settled_vote(traces, config.max_traces - len(traces)):
             break
     return traces

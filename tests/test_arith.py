@@ -199,3 +199,20 @@ def test_the_multi_digit_suite_is_its_own_seed_space_and_its_solutions_check():
     for bad in ("0-2", "4-2", "a-b", "2-9"):
         with pytest.raises(UsageError, match="--digits"):
             parse_digits(bad)
+
+
+def test_a_choice_answer_is_a_letter_of_the_question_s_own_options(text):
+    """A 3-option question never comes back "D", by the trace's last line or by the answer probe."""
+    script = text.encode("It is (B).\nThe answer is D.", add_bos=False)
+    three = ("A. red", "B. green", "C. blue")
+
+    def run(choices, config):
+        prompt_len = len(text.prompt_ids(messages_for("Q", kind=AnswerKind.CHOICE, choices=choices)))
+        backend = scripted_backend(script, prompt_len=prompt_len, eos_id=2, max_seq_len=1024)
+        return solve(backend, text, "Q", config=config, kind=AnswerKind.CHOICE, choices=choices)
+
+    greedy = SolveConfig(strategy=Strategy.GREEDY)
+    assert run((*three, "D. white"), greedy).answer == "D"
+    assert run(three, greedy).answer == "B"  # the last letter the trace gave that is one of the options
+    with pytest.raises(UsageError, match="at most 5 choices"):
+        run(tuple(f"{c}. x" for c in "ABCDEF"), greedy)

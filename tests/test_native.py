@@ -435,7 +435,8 @@ def test_prompt_over_the_context_exits_2(runner, small_artifact):
 
 def test_usage_errors_exit_2(runner, small_artifact):
     for args in ([str(small_artifact)], [str(small_artifact / "nope"), "--tokens", "1"],
-                 [str(small_artifact), "--tokens", "1", "--top-p", "0"], [str(small_artifact), "--tokens", "1,x"]):
+                 [str(small_artifact), "--tokens", "1", "--top-p", "0"], [str(small_artifact), "--tokens", "1,x"],
+                 [str(small_artifact), "--tokens", "1", "--probe", "--answer-kind", "choice", "--choices", "6"]):
         result = run(runner, *args)
         assert result.returncode == 2, args
         assert result.stderr.startswith("error: ")

@@ -57,7 +57,8 @@ def test_probe_leaves_the_cache_as_it_was(tiny):
     want = backend.step(newline)
     backend.reset()
     backend.prefill(PROMPT)
-    probe = AnswerProbe(backend, tiny.text, AnswerKind.MATH, threshold=2.0, min_tokens=0)  # never settles
+    probe = AnswerProbe(backend, tiny.text, AnswerKind.MATH, threshold=2.0, patience=1,
+                        min_tokens=0)  # never settles
     fake = Step(0, newline, step_signals(np.zeros(10, dtype=np.float32), 0), None, 0.0)
     assert probe(fake, TraceConfidence()) is False
     assert probe.num_probes == 1 and probe.probe_tokens > 1 and backend.position == len(PROMPT)
@@ -117,7 +118,7 @@ def test_prefix_reuse_decodes_like_a_fresh_cache(tiny):
 
 
 def test_a_stated_answer_ends_the_trace_without_a_probe(tiny):
-    probe = AnswerProbe(tiny.backend, tiny.text, AnswerKind.MATH, min_tokens=0)
+    probe = AnswerProbe(tiny.backend, tiny.text, AnswerKind.MATH, threshold=0.9, patience=1, min_tokens=0)
     signals = step_signals(np.zeros(10, dtype=np.float32), 0)
     line = tiny.text.encode("So the answer is 42.\n")
     fired = [probe(Step(i, t, signals, None, 0.0), TraceConfidence()) for i, t in enumerate(line)]

@@ -252,21 +252,20 @@ def solve(
     """Answer a reasoning question: answer, P(correct), accept/escalate and why, traces, tokens, time."""
     from edgereason.bench.tasks import parse_digits, shots_for
     from edgereason.runtime import open_model
-    from edgereason.runtime.answers import AnswerKind
+    from edgereason.runtime.answers import LETTERS, MAX_CHOICES, AnswerKind
     from edgereason.runtime.arith import Calculator
     from edgereason.runtime.reason import solve as solve_question
 
     text_in = read_prompt(question)
-    if choices and not 2 <= len(choices) <= 5:
-        raise UsageError(f"give 2 to 5 --choice options, got {len(choices)}")
+    if choices and not 2 <= len(choices) <= MAX_CHOICES:
+        raise UsageError(f"give 2 to {MAX_CHOICES} --choice options, got {len(choices)}")
     if choices and any(not c.strip() for c in choices):
         raise UsageError("a --choice is empty: give each option some text")
     config = _solve_config(strategy, max_traces, max_new_tokens, temperature, top_k, seed, abort, abort_threshold,
                            probe, probe_threshold, probe_patience, vote_early_stop, calculator, arith_abort)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     kind = AnswerKind.CHOICE if choices else AnswerKind.MATH
-    letters = "ABCDE"
-    shown = tuple(f"{letters[i]}. {c}" for i, c in enumerate(choices or []))
+    shown = tuple(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices or []))
     calibrator = model.calibrator(config.strategy.value)
     shot_task = shots or (calibrator.metrics.get("shots") if calibrator else None) or (
         "arc-easy" if choices else "gsm8k")

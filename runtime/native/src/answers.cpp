@@ -75,7 +75,7 @@ std::optional<std::string> extract_math(const std::string& text) {
 }
 
 std::optional<std::string> extract_choice(const std::string& text, int num_choices) {
-  const std::string allowed = std::string("ABCDE").substr(0, static_cast<size_t>(std::max(0, num_choices)));
+  const std::string allowed = std::string(kLetters).substr(0, static_cast<size_t>(std::max(0, num_choices)));
   std::optional<std::string> last;
   for (std::string c : find_all(kChoiceIs, text, 1)) {
     for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -87,8 +87,8 @@ std::optional<std::string> extract_choice(const std::string& text, int num_choic
   return last;
 }
 
-std::optional<std::string> extract(const std::string& text, AnswerKind kind) {
-  return kind == AnswerKind::Math ? extract_math(text) : extract_choice(text);
+std::optional<std::string> extract(const std::string& text, AnswerKind kind, int num_choices) {
+  return kind == AnswerKind::Math ? extract_math(text) : extract_choice(text, num_choices);
 }
 
 bool same_answer(const std::optional<std::string>& a, const std::optional<std::string>& b) {

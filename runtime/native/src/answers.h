@@ -9,11 +9,16 @@ namespace edgereason {
 
 enum class AnswerKind { Math, Choice };
 
+// Choice letters, in order: a question with n options is answered A..kLetters[n-1].
+inline constexpr char kLetters[] = "ABCDE";
+inline constexpr int kMaxChoices = sizeof(kLetters) - 1;
+
 // "1,000" -> "1000", "$5.50" -> "5.5", "12.0" -> "12"; nullopt if it is not a number.
 std::optional<std::string> normalize_number(const std::string& text);
 std::optional<std::string> extract_math(const std::string& text);
-std::optional<std::string> extract_choice(const std::string& text, int num_choices = 5);
-std::optional<std::string> extract(const std::string& text, AnswerKind kind);
+std::optional<std::string> extract_choice(const std::string& text, int num_choices = kMaxChoices);
+// A choice answer is a letter of one of the question's `num_choices` options.
+std::optional<std::string> extract(const std::string& text, AnswerKind kind, int num_choices = kMaxChoices);
 // Equal answers; math answers compare as numbers ("3" == "3.0").
 bool same_answer(const std::optional<std::string>& a, const std::optional<std::string>& b);
 

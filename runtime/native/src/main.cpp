@@ -2,7 +2,7 @@
 //
 //   edgereason-run FOLDER (--tokens 1,2,3 | --prompt TEXT) [--max-new-tokens 64] [--temperature 0]
 //       [--top-k 0] [--top-p 1] [--seed 0] [--threads N] [--abort-threshold X] [--ignore-eos]
-//       [--probe [--probe-threshold 0.9] [--probe-patience 2] [--probe-min-tokens 32] [--answer-kind math]]
+//       [--probe [--probe-threshold 0.9] [--probe-patience 2] [--probe-min-tokens 32] [--answer-kind math] [--choices 5]]
 //       [--calculator off|check|compute] [--no-verify-sha256] [--dump-logits FILE]
 //   edgereason-run FOLDER --encode-file LINES.jsonl   (tokenizer check: ids + round trip per line)
 //
@@ -41,7 +41,7 @@ namespace {
 const char* kUsage =
     "usage: edgereason-run FOLDER (--tokens 1,2,3 | --prompt TEXT) [--max-new-tokens N] [--temperature T]\n"
     "       [--top-k K] [--top-p P] [--seed S] [--threads N] [--abort-threshold X] [--ignore-eos]\n"
-    "       [--probe [--probe-threshold P] [--probe-patience N] [--probe-min-tokens N] [--answer-kind math|choice]]\n"
+    "       [--probe [--probe-threshold P] [--probe-patience N] [--probe-min-tokens N] [--answer-kind math|choice] [--choices N]]\n"
     "       [--calculator off|check|compute] [--no-verify-sha256] [--dump-logits FILE]\n"
     "       edgereason-run FOLDER --encode-file LINES.jsonl\n";
 
@@ -97,6 +97,12 @@ Options parse(int argc, char** argv) {
       std::string kind = value();
       if (kind != "math" && kind != "choice") throw er::UsageError("--answer-kind is math or choice, got '" + kind + "'");
       o.probe_config.kind = kind == "math" ? er::AnswerKind::Math : er::AnswerKind::Choice;
+    }
+    else if (arg == "--choices") {
+      o.probe_config.num_choices = number<int>(arg, value());
+      if (o.probe_config.num_choices < 2 || o.probe_config.num_choices > er::kMaxChoices)
+        throw er::UsageError("--choices is 2 to " + std::to_string(er::kMaxChoices) + " (letters A-E), got " +
+                             std::to_string(o.probe_config.num_choices));
     }
     else if (arg == "--calculator") {
       std::string mode = value();

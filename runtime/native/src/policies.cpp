@@ -68,7 +68,7 @@ std::pair<std::optional<std::string>, double> AnswerProbe::probe(int boundary_to
     ++probe_tokens;
   }
   session_.rewind(start);
-  const auto answer = extract(config_.probe_text + tokenizer_.decode(ids), config_.kind);
+  const auto answer = extract(config_.probe_text + tokenizer_.decode(ids), config_.kind, config_.num_choices);
   return {answer, ids.empty() ? 0.0 : prob_sum / static_cast<double>(ids.size())};
 }
 

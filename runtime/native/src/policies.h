@@ -28,6 +28,7 @@ struct ProbeConfig {
   std::string probe_text = " So the answer is";
   int max_answer_tokens = 8;
   AnswerKind kind = AnswerKind::Math;
+  int num_choices = kMaxChoices;  // a choice answer is a letter of one of this many options
 };
 
 // DEER-style answer probe (runtime/policies.py AnswerProbe): at each newline, a line that states the

@@ -14,6 +14,9 @@ import java.util.regex.Pattern;
  * number. Numbers are normalized (commas, $, trailing .0) so "1,000" equals "1000".
  */
 public final class Answers {
+    /** Choice letters, in order: a question with n options is answered A..LETTERS[n-1]. */
+    public static final String LETTERS = "ABCDE";
+    public static final int MAX_CHOICES = LETTERS.length();
     public enum Kind { MATH, CHOICE }
 
     private static final String NUMBER = "-?\\$?\\s?\\d[\\d,]*(?:\\.\\d+)?";
@@ -82,9 +85,9 @@ public final class Answers {
         return numbers.isEmpty() ? null : normalizeNumber(numbers.get(numbers.size() - 1));
     }
 
-    /** The chosen letter (A–E) of a multiple-choice trace; null if there is none. */
+    /** The chosen letter of a multiple-choice trace, one of the first {@code numChoices}; null if there is none. */
     public static String extractChoice(String text, int numChoices) {
-        String allowed = "ABCDE".substring(0, numChoices);
+        String allowed = LETTERS.substring(0, numChoices);
         String last = null;
         for (String c : all(CHOICE_IS, text, 1)) {
             if (allowed.contains(c.toUpperCase())) {
@@ -105,7 +108,12 @@ public final class Answers {
     }
 
     public static String extract(String text, Kind kind) {
-        return kind == Kind.MATH ? extractMath(text) : extractChoice(text, 5);
+        return extract(text, kind, MAX_CHOICES);
+    }
+
+    /** The answer of a trace; a choice answer is a letter of one of the question's {@code numChoices} options. */
+    public static String extract(String text, Kind kind, int numChoices) {
+        return kind == Kind.MATH ? extractMath(text) : extractChoice(text, numChoices);
     }
 
     /** Equal answers; math answers compare as numbers ("3" equals "3.0"). */

@@ -44,6 +44,7 @@ public final class Policies {
         private final Backend backend;
         private final Text text;
         private final Answers.Kind kind;
+        private final int numChoices;
         public final double threshold;
         public final int patience;
         public final int minTokens;
@@ -58,11 +59,12 @@ public final class Policies {
         private final Tokenizer.IntList line = new Tokenizer.IntList();
         private int[] probeIds;
 
-        public AnswerProbe(Backend backend, Text text, Answers.Kind kind, double threshold, int patience,
-                           int minTokens) {
+        public AnswerProbe(Backend backend, Text text, Answers.Kind kind, int numChoices, double threshold,
+                           int patience, int minTokens) {
             this.backend = backend;
             this.text = text;
             this.kind = kind;
+            this.numChoices = numChoices;
             this.threshold = threshold;
             this.patience = patience;
             this.minTokens = minTokens;
@@ -141,7 +143,7 @@ public final class Policies {
             } finally {
                 backend.rewind(start);
             }
-            answerOut[0] = Answers.extract(probeText + text.decode(ids.toArray()), kind);
+            answerOut[0] = Answers.extract(probeText + text.decode(ids.toArray()), kind, numChoices);
             return ids.size() > 0 ? probSum / ids.size() : 0.0;
         }
     }

@@ -186,6 +186,11 @@ public final class Reasoner {
                                List<String> choices, Calibrator calibrator, Generator.Listener listener)
             throws Exception {
         config.check();
+        if (choices.size() > Answers.MAX_CHOICES) {
+            throw new IllegalArgumentException("a question has at most " + Answers.MAX_CHOICES
+                    + " choices (letters A-E), got " + choices.size());
+        }
+        int numChoices = choices.isEmpty() ? Answers.MAX_CHOICES : choices.size();
         long start = System.nanoTime();
         int[] prompt = text.promptIds(messagesFor(question, kind, choices));
         if (prompt.length + config.maxNewTokens > backend.maxSeqLen) {
@@ -198,7 +203,7 @@ public final class Reasoner {
             Sampler.Config base = config.sampling;
             for (int i = 0; i < config.maxTraces; i++) {
                 Sampler.Config s = new Sampler.Config(base.temperature, base.topK, base.topP, base.seed + i);
-                traces.add(trace(backend, text, prompt, config, kind, s, true, listener));
+                traces.add(trace(backend, text, prompt, config, kind, numChoices, s, true, listener));
                 if (config.voteEarlyStop && settledVote(traces, config.maxTraces - traces.size())) {
                     break;
                 }
@@ -207,7 +212,7 @@ public final class Reasoner {
                 }
             }
         } else {
-            traces.add(trace(backend, text, prompt, config, kind, Sampler.Config.greedy(),
+            traces.add(trace(backend, text, prompt, config, kind, numChoices, Sampler.Config.greedy(),
                     config.strategy == Strategy.EARLY_EXIT, listener));
         }
         return decide(traces, calibrator, start);
@@ -322,12 +327,12 @@ public final class Reasoner {
     }
 
     private static Trace trace(Backend backend, Text text, int[] prompt, Config config, Answers.Kind kind,
-                               Sampler.Config sampling, boolean useExit, Generator.Listener listener)
+                               int numChoices, Sampler.Config sampling, boolean useExit, Generator.Listener listener)
             throws Exception {
         Policies.GroupConfidenceAbort abort = useExit && config.abort
                 ? new Policies.GroupConfidenceAbort(config.abortThreshold) : null;
         Policies.AnswerProbe probe = useExit && config.probe ? new Policies.AnswerProbe(backend, text, kind,
-                config.probeThreshold, config.probePatience, config.probeMinTokens) : null;
+                numChoices, config.probeThreshold, config.probePatience, config.probeMinTokens) : null;
         ArithmeticChecker checker = config.calculator != ArithmeticChecker.Calculator.OFF
                 ? new ArithmeticChecker(text, config.calculator) : null;
         Policies.ArithmeticAbort arithAbort = useExit && config.arithAbort && checker != null
@@ -345,7 +350,7 @@ public final class Reasoner {
                 : null;
         boolean aborted = abortReason != null;
         boolean settled = probe != null && probe.settledAnswer != null;
-        String answer = aborted ? null : settled ? probe.settledAnswer : Answers.extract(body, kind);
+        String answer = aborted ? null : settled ? probe.settledAnswer : Answers.extract(body, kind, numChoices);
         Map<String, Double> features = confidence.summary();
         if (settled) {
             double lp = Math.log(Math.max(probe.settledConf, 1e-9));

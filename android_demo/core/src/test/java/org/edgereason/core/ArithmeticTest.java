@@ -173,6 +173,24 @@ public class ArithmeticTest {
         }
     }
 
+    /** tests/test_arith.py's choice test: a 3-option question never comes back "D". */
+    @Test
+    public void aChoiceAnswerIsALetterOfTheQuestionsOwnOptions() throws Exception {
+        assumeTrue(tokenizer != null);
+        Text text = new Text(tokenizer, null, false, null);
+        int[] script = text.encode("It is (B).\nThe answer is D.", false);
+        Reasoner.Config config = new Reasoner.Config();
+        config.strategy = Reasoner.Strategy.GREEDY;
+        List<String> three = java.util.Arrays.asList("A. red", "B. green", "C. blue");
+        List<String> four = java.util.Arrays.asList("A. red", "B. green", "C. blue", "D. white");
+        for (List<String> choices : java.util.Arrays.asList(three, four)) {
+            int promptLen = text.promptIds(Reasoner.messagesFor("Q", Answers.Kind.CHOICE, choices)).length;
+            Reasoner.Result r = Reasoner.solve(new ScriptedModel(script, promptLen, 2), text, "Q", config,
+                    Answers.Kind.CHOICE, choices, null, null);
+            assertEquals(choices.size() == 3 ? "B" : "D", r.answer);
+        }
+    }
+
     private static ArithmeticChecker.Calculator calculator(String mode) {
         for (ArithmeticChecker.Calculator c : ArithmeticChecker.Calculator.values()) {
             if (c.value.equals(mode)) {
