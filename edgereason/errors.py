@@ -17,6 +17,21 @@ class UsageError(EdgeReasonError):
     exit_code = 2
 
 
+class SettingError(UsageError):
+    """A setting of a library config (SolveConfig, ExitConfig, SamplingConfig...) that is out of range.
+
+    The library names fields, never flags: `text` holds `{0}`, `{1}`... for `fields`; `str()` writes the field
+    names, and the CLI writes its command's own flag for each field it has (`render`).
+    """
+
+    def __init__(self, text: str, *fields: str) -> None:
+        self.text, self.fields = text, fields
+        super().__init__(self.render({}))
+
+    def render(self, names: dict[str, str]) -> str:
+        return self.text.format(*(names.get(f, f) for f in self.fields))
+
+
 class ModelSourceError(UsageError):
     """A model name, checkpoint dir or GGUF file that cannot be used."""
 

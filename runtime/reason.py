@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from edgereason.errors import UsageError
+from edgereason.errors import SettingError
 
 from .answers import MAX_CHOICES, AnswerKind, extract, same_answer
 from .arith import NO_ARITHMETIC, ArithmeticChecker, Calculator, Statement
@@ -66,12 +66,15 @@ class ExitConfig:
     arith_abort: bool = False
 
     def __post_init__(self) -> None:
-        if self.abort_window < 1 or self.probe_patience < 1 or self.probe_min_tokens < 0:
-            raise UsageError("--abort-window and --probe-patience must be >= 1, --probe-min-tokens >= 0")
+        for name in ("abort_window", "probe_patience"):
+            if getattr(self, name) < 1:
+                raise SettingError(f"{{0}} must be >= 1, got {getattr(self, name)}", name)
+        if self.probe_min_tokens < 0:
+            raise SettingError(f"{{0}} must be >= 0, got {self.probe_min_tokens}", "probe_min_tokens")
         if not 0.0 <= self.probe_threshold <= 1.0:
-            raise UsageError(f"--probe-threshold must be in [0, 1], got {self.probe_threshold}")
+            raise SettingError(f"{{0}} must be in [0, 1], got {self.probe_threshold}", "probe_threshold")
         if not math.isfinite(self.abort_threshold):
-            raise UsageError(f"--abort-threshold must be a finite number, got {self.abort_threshold}")
+            raise SettingError(f"{{0}} must be a finite number, got {self.abort_threshold}", "abort_threshold")
 
 
 @dataclass(frozen=True)
@@ -96,16 +99,16 @@ class SolveConfig:
     arith_error_weight: float = 0.25
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise UsageError(f"--max-new-tokens must be >= 1, got {self.max_new_tokens}")
-        if self.max_traces < 1:
-            raise UsageError(f"--max-traces must be >= 1, got {self.max_traces}")
+        for name in ("max_new_tokens", "max_traces"):
+            if getattr(self, name) < 1:
+                raise SettingError(f"{{0}} must be >= 1, got {getattr(self, name)}", name)
         if not (math.isfinite(self.arith_error_weight) and 0.0 <= self.arith_error_weight <= 1.0):
-            raise UsageError(f"--arith-error-weight must be in [0, 1], got {self.arith_error_weight}")
+            raise SettingError(f"{{0}} must be in [0, 1], got {self.arith_error_weight}", "arith_error_weight")
         if self.exit.arith_abort and self.calculator is Calculator.OFF:
-            raise UsageError("--arith-abort needs the calculator: use --calculator check or compute")
+            raise SettingError("{0} needs the calculator: set {1} to check or compute", "arith_abort", "calculator")
         if self.strategy is Strategy.VOTE and self.sampling.temperature == 0.0:
-            raise UsageError("--strategy vote needs --temperature > 0: greedy traces would all be the same")
+            raise SettingError("{0} vote needs {1} > 0: greedy traces would all be the same", "strategy",
+                               "temperature")
 
 
 @dataclass
@@ -171,7 +174,7 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
     """
     config = config or SolveConfig()
     if len(choices) > MAX_CHOICES:
-        raise UsageError(f"a question has at most {MAX_CHOICES} choices (letters A-E), got {len(choices)}")
+        raise SettingError(f"a question has at most {MAX_CHOICES} {{0}} (letters A-E), got {len(choices)}", "choices")
     num_choices = len(choices) or MAX_CHOICES  # no options listed: the question's own text names A-E
     start = time.perf_counter()
     prompt = text.prompt_ids(messages_for(question, kind=kind, choices=choices, shots=shots))

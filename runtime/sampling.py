@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgereason.errors import UsageError
+from edgereason.errors import SettingError
 
 MASK64 = (1 << 64) - 1
 Sampler = Callable[[np.ndarray], int]
@@ -51,13 +51,13 @@ class SamplingConfig:
 
     def __post_init__(self) -> None:
         if not (self.temperature >= 0.0 and np.isfinite(self.temperature)):
-            raise UsageError(f"--temperature must be a finite number >= 0, got {self.temperature}")
+            raise SettingError(f"{{0}} must be a finite number >= 0, got {self.temperature}", "temperature")
         if self.top_k < 0:
-            raise UsageError(f"--top-k must be >= 0 (0 = off), got {self.top_k}")
+            raise SettingError(f"{{0}} must be >= 0 (0 = off), got {self.top_k}", "top_k")
         if not 0.0 < self.top_p <= 1.0:
-            raise UsageError(f"--top-p must be in (0, 1], got {self.top_p}")
+            raise SettingError(f"{{0}} must be in (0, 1], got {self.top_p}", "top_p")
         if not 0 <= self.seed <= MASK64:
-            raise UsageError(f"--seed must be in [0, 2**64), got {self.seed}")
+            raise SettingError(f"{{0}} must be in [0, 2**64), got {self.seed}", "seed")
 
 
 def greedy(logits: np.ndarray) -> int:

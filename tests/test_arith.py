@@ -181,7 +181,7 @@ def test_solve_reports_statements_and_can_abort_on_a_false_one(text):
     assert aborted.traces[0].aborted and aborted.answer is None and aborted.decision == "escalate"
     off = run(SolveConfig(strategy=Strategy.GREEDY, calculator=Calculator.OFF))
     assert off.traces[0].statements == [] and off.features["first_error_at"] == 1.0
-    with pytest.raises(UsageError, match="--arith-abort needs the calculator"):
+    with pytest.raises(UsageError, match="arith_abort needs the calculator: set calculator to check or compute"):
         SolveConfig(calculator=Calculator.OFF, exit=ExitConfig(arith_abort=True))
 
 

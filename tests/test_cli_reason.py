@@ -55,6 +55,8 @@ def test_solve_prints_answer_decision_and_traces(roomy):
     for words in ("answer", "P(correct)", "uncalibrated", "decision", "traces", "tokens", "time"):
         assert words in proc.stdout
     assert_one_line_error(cli("solve", str(roomy), "q", "--strategy", "beam"), 2, "unknown strategy 'beam'")
+    assert_one_line_error(cli("solve", str(roomy), "q", "--strategy", "vote", "--temperature", "0"), 2,
+                          "--strategy vote needs --temperature > 0")  # the library's fields, as this command's flags
 
 
 def test_calibrator_from_another_artifact_is_refused(roomy, tmp_path):
@@ -91,7 +93,7 @@ def test_the_calculator_switch_in_run_solve_and_bench(roomy, tmp_path):
                     ["bench", "reason", str(roomy), "--n", "2", "-o", str(tmp_path)]):
         assert_one_line_error(cli(*command, "--calculator", "always"), 2, "unknown --calculator 'always'")
     assert_one_line_error(cli("solve", str(roomy), "q", "--calculator", "off", "--arith-abort"), 2,
-                          "--arith-abort needs the calculator")
+                          "--arith-abort needs the calculator: set --calculator to check or compute")
     assert_one_line_error(cli("calibrate", str(roomy), "--task", "gsm8k", "--digits", "2-4"), 2,
                           "--digits is a setting of the built-in suite")
     assert_one_line_error(cli("bench", "reason", str(roomy), "--digits", "7-9", "-o", str(tmp_path)), 2,

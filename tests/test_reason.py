@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from edgereason.errors import SettingError
 from edgereason.quant.recipes import Format, RecipeName
 from edgereason.runtime import open_model
 from edgereason.runtime.answers import AnswerKind
@@ -78,6 +79,22 @@ def test_probe_settles_with_a_zero_threshold(tiny):
 
 def _trace(answer, mean_logprob=0.0):
     return Trace([1], "", answer, "stop", False, False, {"mean_logprob": mean_logprob}, 0, 0.0)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: SolveConfig(max_traces=0), "max_traces must be >= 1, got 0"),
+    (lambda: ExitConfig(probe_min_tokens=-1), "probe_min_tokens must be >= 0, got -1"),
+    (lambda: ExitConfig(abort_window=0), "abort_window must be >= 1, got 0"),
+    (lambda: SolveConfig(strategy=Strategy.VOTE, sampling=SamplingConfig()), "strategy vote needs temperature > 0"),
+    (lambda: SamplingConfig(top_p=0), "top_p must be in (0, 1], got 0"),
+])
+def test_library_settings_errors_name_the_field_not_a_flag(make, words):
+    """The library has no flags: its errors name the field (the CLI writes its own flag for each; see
+    test_cli_reason), so a Python caller or a settings file is told what to change."""
+    with pytest.raises(SettingError) as e:
+        make()
+    assert str(e.value) == words or str(e.value).startswith(words)
+    assert "--" not in str(e.value)
 
 
 def test_vote_stops_only_when_the_leader_cannot_be_overtaken():

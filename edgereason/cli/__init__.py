@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from edgereason import __version__
-from edgereason.errors import EdgeReasonError, UsageError
+from edgereason.errors import EdgeReasonError, SettingError, UsageError
 
 # The rich console writes to its own copy of stderr: exporters' output is captured by redirecting
 # fds 1 and 2 to a log, and progress must stay visible while they run.
@@ -68,6 +68,19 @@ def _on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
+def command_flags(fn: Callable) -> dict[str, str]:
+    """A command function's flag per parameter ("top_k" → "--top-k", or the name its typer.Option declares)."""
+    import typing
+
+    flags = {}
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        infos = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, typer.models.OptionInfo)]
+        if infos:
+            declared = [d for d in (infos[0].param_decls or ()) if d.startswith("--")]
+            flags[name] = declared[0].split("/")[0] if declared else "--" + name.replace("_", "-")
+    return flags
+
+
 def handle_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -75,6 +88,9 @@ def handle_errors(fn: F) -> F:
         signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return fn(*args, **kwargs)
+        except SettingError as e:  # the library names fields; the user typed this command's flags
+            console.print(f"[red]error:[/red] {e.render(command_flags(fn))}", soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
         except EdgeReasonError as e:
             console.print(f"[red]error:[/red] {e}", soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
