@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib import pyplot as plt
 
 from edgereason.bench import report  # noqa: F401  (selects the Agg backend before pyplot draws)
-from edgereason.runtime import calibrate as calibration
+from edgereason.runtime import stats
 
 
 def throughput_bars(rows: Sequence[dict]) -> plt.Figure:
@@ -59,6 +59,28 @@ def quality_bars(rows: Sequence[dict]) -> plt.Figure:
 def reliability_diagram(series: Mapping[str, tuple[np.ndarray, np.ndarray]], bins: int = 10) -> plt.Figure:
     """Observed accuracy per P(correct) bin against the diagonal; marker size ~ problems in the bin."""
     fig, ax = plt.subplots(figsize=(5.5, 5))
+    _reliability(ax, series, bins)
+    return _unit_axes(fig, ax, "predicted P(correct)", "observed accuracy", "Reliability diagram", top=1.0)
+
+
+def risk_coverage(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    _risk_coverage(ax, series)
+    return _unit_axes(fig, ax, "coverage (fraction answered, most confident first)",
+                      "risk (error rate among answered)", "Risk–coverage (dotted: answering everything)", top=1.02)
+
+
+def calibration_pair(series: Mapping[str, tuple[np.ndarray, np.ndarray]], label: str, bins: int = 10) -> plt.Figure:
+    """Reliability diagram and risk–coverage curve of each method side by side, on one evaluated run."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 5))
+    _reliability(left, series, bins)
+    _unit_axes(fig, left, "predicted P(correct)", "observed accuracy", f"Reliability: {label}", top=1.0)
+    _risk_coverage(right, series)
+    return _unit_axes(fig, right, "coverage (most confident first)", "risk (error rate among answered)",
+                      "Risk–coverage (dotted: answering everything)", top=1.02)
+
+
+def _reliability(ax, series: Mapping[str, tuple[np.ndarray, np.ndarray]], bins: int) -> None:
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     edges = np.linspace(0, 1, bins + 1)
     for name, (p, y) in series.items():
@@ -72,17 +94,13 @@ def reliability_diagram(series: Mapping[str, tuple[np.ndarray, np.ndarray]], bin
                 ns.append(mask.sum())
         ax.plot(xs, ys, "-", alpha=0.6)
         ax.scatter(xs, ys, s=20 + 200 * np.asarray(ns) / max(len(p), 1), label=name, alpha=0.8)
-    return _unit_axes(fig, ax, "predicted P(correct)", "observed accuracy", "Reliability diagram", top=1.0)
 
 
-def risk_coverage(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+def _risk_coverage(ax, series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
     for name, (p, y) in series.items():
-        coverage, risk = calibration.risk_coverage(p, y)
+        coverage, risk = stats.risk_coverage(p, y)
         ax.plot(coverage, risk, label=f"{name} (AURC {risk.mean():.3f})")
         ax.axhline(1 - y.mean(), ls=":", lw=0.8, color=ax.lines[-1].get_color())
-    return _unit_axes(fig, ax, "coverage (fraction answered, most confident first)",
-                      "risk (error rate among answered)", "Risk–coverage (dotted: answering everything)", top=1.02)
 
 
 def _unit_axes(fig: plt.Figure, ax, xlabel: str, ylabel: str, title: str, *, top: float) -> plt.Figure:

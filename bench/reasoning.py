@@ -5,16 +5,20 @@ exactly the features the evaluation later feeds it.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from edgereason.runtime import LoadedModel
 from edgereason.runtime.answers import same_answer
-from edgereason.runtime.calibrate import Calibrator, aurc, auroc, ece
+from edgereason.runtime.calibrate import Calibrator
+from edgereason.runtime.probes import STATES
 from edgereason.runtime.reason import SolveConfig, SolveResult, solve
+from edgereason.runtime.stats import aurc, auroc, ece
 
 from .tasks import Problem
+
+STATES_FILE = "states.npz"  # in a `bench reason` report: "<run>/prompt", "<run>/answer" -> [N, H] float32
 
 
 @dataclass
@@ -35,6 +39,11 @@ class Record:
     seconds: float
     features: dict[str, float]
     num_steps: int | None
+    p_ik: float | None = None
+    routed: bool = False
+    # The hidden states the probes read ("prompt", "answer"; None: the model has no such output). Not in
+    # results.json (hundreds of floats a problem): `bench reason` writes them to states.npz.
+    states: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
 
 
 def run_problems(model: LoadedModel, problems: Sequence[Problem], config: SolveConfig, *,
@@ -52,12 +61,29 @@ def run_problems(model: LoadedModel, problems: Sequence[Problem], config: SolveC
             arith_seconds=sum(t.arith_seconds for t in result.traces), traces=len(result.traces),
             aborted=sum(t.aborted for t in result.traces),
             settled=any(t.settled for t in result.traces), seconds=result.seconds, features=result.features,
-            num_steps=p.num_steps,
+            num_steps=p.num_steps, p_ik=result.p_ik, routed=result.routed, states=result.states,
         )
         records.append(record)
         if on_record:
             on_record(record)
     return records
+
+
+def record_json(record: Record) -> dict:
+    """A record as results.json holds it (the hidden states go to states.npz: `state_arrays`)."""
+    out = asdict(record)
+    del out["states"]
+    return out
+
+
+def state_arrays(records: Sequence[Record]) -> dict[str, np.ndarray]:
+    """State name -> [N, H] float32, a row per record, for each state every record has (what the probes fit on)."""
+    out = {}
+    for name in STATES:
+        rows = [r.states.get(name) for r in records]
+        if rows and all(row is not None for row in rows):
+            out[name] = np.stack(rows).astype(np.float32)
+    return out
 
 
 def summarize(records: Sequence[Record]) -> dict[str, float]:

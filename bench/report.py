@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # files only; no display here or in CI
 import matplotlib.pyplot as plt  # noqa: E402
@@ -106,6 +107,11 @@ class Report:
         fig.savefig(self.staging / name, dpi=120, bbox_inches="tight")
         plt.close(fig)
         self.lines += [f"![{caption}]({name})", "", f"*{caption}*", ""]
+
+    def arrays(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Numeric data too big for results.json, as one .npz (np.load with allow_pickle=False reads it)."""
+        if arrays:
+            np.savez_compressed(self.staging / name, **arrays)
 
     def publish(self, results: dict, csv_rows: Sequence[dict]) -> Path:
         # strict JSON (NaN as null): what edgereason's own readers, `bench transfer` among them, accept

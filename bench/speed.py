@@ -31,6 +31,7 @@ from edgereason.export import hf
 from edgereason.quant.gate import read_tokens
 
 WORKER = "edgereason.bench.speed_worker"
+NO_HIDDEN = "edgereason-no-hidden"  # speed_worker's runner: our loop, the hidden-state output unread
 RSS_SLACK_BYTES = 150 * 10**6  # the goal: peak RSS <= artifact + KV cache + 150 MB
 
 
@@ -91,8 +92,10 @@ def kv_cache_bytes(manifest: Manifest) -> int:
     return 2 * arch.n_layers * arch.n_kv_heads * arch.head_dim * arch.max_seq_len * 4  # fp32 K and V
 
 
-def plan(folders: list[Path], peer_names: list[str]) -> tuple[list[System], list[dict], dict[str, Path]]:
-    """The systems to time, the peers skipped (with why), and each model's normalized checkpoint."""
+def plan(folders: list[Path], peer_names: list[str], *, hidden_cost: bool = False
+         ) -> tuple[list[System], list[dict], dict[str, Path]]:
+    """The systems to time, the peers skipped (with why), and each model's normalized checkpoint. `hidden_cost`
+    adds, for each .onnx folder, our loop with its hidden-state output unread."""
     systems: list[System] = []
     skipped: list[dict] = []
     checkpoints: dict[str, Path] = {}
@@ -108,6 +111,9 @@ def plan(folders: list[Path], peer_names: list[str]) -> tuple[list[System], list
         checkpoints.setdefault(name, folder)
         systems.append(System(f"edgereason {folder.name}", "edgereason", folder, name,
                               model_bytes(folder, manifest), kv_cache_bytes(manifest)))
+        if hidden_cost and manifest.format == "onnx":
+            systems.append(System(f"edgereason (hidden unread) {folder.name}", NO_HIDDEN, folder, name,
+                                  model_bytes(folder, manifest), kv_cache_bytes(manifest)))
         if peers.NATIVE in available:
             systems.append(System(f"edgereason-run {folder.name}", peers.NATIVE, folder, name,
                                   model_bytes(folder, manifest), kv_cache_bytes(manifest)))

@@ -22,12 +22,13 @@ class Timing:
     load_s: float
 
 
-def time_edgereason(path: Path, threads: int, prompt: list[int], gen_tokens: int) -> Timing:
+def time_edgereason(path: Path, threads: int, prompt: list[int], gen_tokens: int, *, hidden: bool = True) -> Timing:
     from edgereason.runtime import open_model
     from edgereason.runtime.generate import generate
 
     start = time.perf_counter()
-    model = open_model(path, num_threads=threads, verify_sha256=False)  # sizes checked; hashing is not timed work
+    # sizes checked; hashing is not timed work
+    model = open_model(path, num_threads=threads, verify_sha256=False, hidden=hidden)
     load_s = time.perf_counter() - start
     elapsed = [step.elapsed_ms for step in generate(model.backend, prompt, max_new_tokens=gen_tokens + 1,
                                                     stop_ids=(), reuse_prefix=False)]
@@ -107,7 +108,13 @@ def time_ort_genai(path: Path, threads: int, prompt: list[int], gen_tokens: int)
     return Timing(ttft_ms, token_ms, load_s)
 
 
-RUNNERS = {"edgereason": time_edgereason, "llama.cpp": time_llama_cpp, "ort-genai": time_ort_genai}
+def time_edgereason_no_hidden(path: Path, threads: int, prompt: list[int], gen_tokens: int) -> Timing:
+    """The same loop with the hidden-state output left unread: its cost is the difference."""
+    return time_edgereason(path, threads, prompt, gen_tokens, hidden=False)
+
+
+RUNNERS = {"edgereason": time_edgereason, "edgereason-no-hidden": time_edgereason_no_hidden,
+           "llama.cpp": time_llama_cpp, "ort-genai": time_ort_genai}
 
 
 def peak_rss_bytes() -> int:

@@ -8,11 +8,13 @@ import contextlib
 import dataclasses
 import errno
 import hashlib
+import json
 import os
 import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,14 @@ from edgereason.models import sha256_file
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 GENAI_CONFIG = "genai_config.json"  # ORT GenAI's own config, next to model.onnx
+PROBE_SPEC = json.loads(resources.files("edgereason").joinpath("specs/probes.json").read_text("utf-8"))
+HIDDEN_OUTPUT: str = PROBE_SPEC["onnx_output"]  # the .onnx graph output with the probes' hidden state
+
+
+def probe_layer(n_layers: int) -> int:
+    """The decoder layer whose input (the residual stream) every format outputs for the probes
+    (edgereason/specs/probes.json): the same index as transformers' `hidden_states[i]`."""
+    return min(max(1, round(PROBE_SPEC["layer_fraction"] * n_layers)), n_layers - 1)
 # Errors that mean "the output location can't take the artifact", as opposed to exporter bugs.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG}
 

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from edgereason.artifact import GENAI_CONFIG, IOInfo
+from edgereason.artifact import GENAI_CONFIG, HIDDEN_OUTPUT, IOInfo, probe_layer
 from edgereason.errors import ExportError
 from edgereason.logs import captured_output, tail
 from edgereason.quant.recipes import Recipe
@@ -27,8 +27,12 @@ def export_onnx(hf_dir: Path, out_dir: Path, recipe: Recipe, *, max_seq_len: int
     """Write model.onnx (+ .data), genai_config.json and our tokenizer files into `out_dir`."""
     settings = recipe.onnx
     cache_dir = out_dir / ".builder-cache"
-    options = [*settings.extra_options, f"filename={MODEL_FILE}"]
-    family = archs.family(read_config(hf_dir))
+    # aux_hidden_state_layers: the residual stream entering the probes' layer as a second output (the
+    # hidden-state probes read it); the graph stays one ORT GenAI loads.
+    config = read_config(hf_dir)
+    layer = probe_layer(config["num_hidden_layers"])
+    options = [*settings.extra_options, f"aux_hidden_state_layers={layer}", f"filename={MODEL_FILE}"]
+    family = archs.family(config)
     try:
         with captured_output(log_path), tempfile.TemporaryDirectory(prefix="edgereason-onnx-") as work:
             source = hf_dir
@@ -60,7 +64,8 @@ def export_onnx(hf_dir: Path, out_dir: Path, recipe: Recipe, *, max_seq_len: int
         method="model.onnx",
         inputs=["input_ids[1,T] int64", "attention_mask[1,P+T] int64",
                 "past_key_values.{i}.key/value[1,KV,P,D] float32"],
-        outputs=["logits[1,T,V] float32", "present.{i}.key/value[1,KV,P+T,D] float32"],
+        outputs=["logits[1,T,V] float32", f"{HIDDEN_OUTPUT}[1,T,H] float32 (input of layer {layer})",
+                 "present.{i}.key/value[1,KV,P+T,D] float32"],
         logits="all",
     )
     return details, io

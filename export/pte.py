@@ -12,7 +12,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from edgereason.artifact import IOInfo
+from edgereason.artifact import IOInfo, probe_layer
 from edgereason.errors import ExportError
 from edgereason.export import archs
 from edgereason.logs import captured_output, tail
@@ -125,7 +125,7 @@ def export_pte(hf_dir: Path, out_dir: Path, recipe: Recipe, config: dict, *, max
             with captured_output(log_path):
                 from executorch.examples.models.llama.export_llama_lib import export_llama
 
-                with _architecture(config, state):
+                with _architecture(config, state), _hidden_output(probe_layer(params["n_layers"])):
                     export_llama(cfg)
         except (RuntimeError, ValueError, AssertionError, TypeError, KeyError) as e:
             raise ExportError(f".pte export failed: {e!s:.300} | log: {tail(log_path)}") from e
@@ -139,9 +139,36 @@ def export_pte(hf_dir: Path, out_dir: Path, recipe: Recipe, config: dict, *, max
         "kv_cache": "custom_sdpa+update_cache, fp32",
         "dynamic_shape": True,
     }
+    layer = probe_layer(config["num_hidden_layers"])
     io = IOInfo(method="forward", inputs=["tokens[1,T] int64", "input_pos[1] int64"],
-                outputs=["logits[1,V] float32"], logits="last")
+                outputs=["logits[1,V] float32", f"hidden[1,H] float32 (input of layer {layer})"], logits="last")
     return details, io
+
+
+@contextlib.contextmanager
+def _hidden_output(layer: int):
+    """While active, export_llama's eager model also returns the residual stream entering decoder `layer` at the
+    last position, as a second program output (the hidden-state probes read it; output 0 stays the logits, so
+    ExecuTorch's own runners run the program unchanged). Hooks, not a wrapper module: the source transforms walk
+    the model as built."""
+    from executorch.examples.models.llama import export_llama_lib
+
+    original = export_llama_lib._load_llama_model
+
+    def load(llm_config):
+        manager = original(llm_config)
+        model = manager.model
+        seen: dict = {}
+        # a block returns (h, attention options); h[:, -1] is the last position's stream leaving it
+        model.layers[layer - 1].register_forward_hook(lambda module, args, out: seen.__setitem__("h", out[0][:, -1]))
+        model.register_forward_hook(lambda module, args, out: (out, seen.pop("h")))
+        return manager
+
+    export_llama_lib._load_llama_model = load
+    try:
+        yield
+    finally:
+        export_llama_lib._load_llama_model = original
 
 
 def _architecture(config: dict, state: dict):

@@ -53,14 +53,15 @@ def model_sha256(manifest: Manifest) -> str:
     return "+".join(e.sha256 for name, e in sorted(manifest.files.items()) if name.startswith("model."))
 
 
-def open_model(folder: Path | str, *, num_threads: int | None = None, verify_sha256: bool = True) -> LoadedModel:
+def open_model(folder: Path | str, *, num_threads: int | None = None, verify_sha256: bool = True,
+               hidden: bool = True) -> LoadedModel:
     """Verify and open an artifact folder, with its tokenizer and chat template.
 
     Raises:
         ArtifactError: missing or corrupt folder.
     """
     folder = Path(folder)
-    backend = load(folder, verify_sha256=verify_sha256, num_threads=num_threads)
+    backend = load(folder, verify_sha256=verify_sha256, num_threads=num_threads, hidden=hidden)
     manifest = artifact.read_manifest(folder, verify=False)
     tok = manifest.tokenizer
     text = Text(folder, chat_template=tok.chat_template, add_bos=tok.add_bos, bos_id=tok.bos_id) if tok.file else None

@@ -4,7 +4,7 @@ The calibrator belongs to one artifact (its confidence signals are that artifact
 records the artifact's model-file sha256 and `load_calibrator` refuses any other artifact.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -13,9 +13,13 @@ import numpy as np
 from edgereason import artifact, schema
 from edgereason.errors import UsageError
 
+from .probes import FOLDS, PROBE_FEATURES, Probe, check_probe, choose_l2, fit_probe
+from .stats import auroc, ece, fit_isotonic, fit_logistic, sigmoid
+
 CALIBRATOR_FILE = "calibrator.{strategy}.json"  # one per solve strategy: their features differ
 CALIBRATOR_VERSION = 1
 MIN_PROBLEMS = 20  # fewer leave a held-out part too small to choose a threshold on
+COMBINER_L2_GRID = (1e-3, 1e-2, 0.1, 1.0)  # x n, on standardized features
 
 
 @dataclass
@@ -29,6 +33,9 @@ class Calibrator:
     artifact_sha256: the model file this was fitted on.
     strategy: the solve strategy whose results it scores.
     metrics: held-out ECE, AUROC, accuracy, coverage at the threshold, sizes.
+    probes: hidden-state probes by the feature their logit fills (`probes.PROBE_FEATURES`; one per such feature).
+    route_threshold: route a question to the slow path before decoding when P(IK) is below this (0: never; chosen
+        on held-out data so that the fast path is right on at most `target_risk` of what it routes).
     """
 
     features: list[str]
@@ -43,12 +50,36 @@ class Calibrator:
     isotonic_x: list[float] = field(default_factory=list)
     isotonic_y: list[float] = field(default_factory=list)
     metrics: dict[str, float | str] = field(default_factory=dict)
+    probes: dict[str, Probe] = field(default_factory=dict)
+    route_threshold: float = 0.0
     version: int = CALIBRATOR_VERSION
+
+    def probe_features(self, states: Mapping[str, np.ndarray | None]) -> dict[str, float]:
+        """The logit of each probe on the solve's hidden states ("prompt", "answer"), by feature name.
+
+        Raises:
+            UsageError: a state the probe reads is missing (an artifact without hidden states) or of another size.
+        """
+        return {name: self._logit(name, states.get(probe.state)) for name, probe in self.probes.items()}
+
+    def p_ik(self, prompt_state: np.ndarray | None) -> float | None:
+        """P(IK): the prompt probe's probability that the answer will be right, before decoding (None: no probe)."""
+        return float(sigmoid(self._logit("pik_logit", prompt_state))) if "pik_logit" in self.probes else None
+
+    def _logit(self, name: str, state: np.ndarray | None) -> float:
+        probe = self.probes[name]
+        if state is None:
+            raise UsageError(f"the calibrator reads the {probe.state} hidden state, which this artifact does not "
+                             "output (an older export): re-export it, or calibrate with --no-probe")
+        if len(state) != len(probe.weights):
+            raise UsageError(f"the {name} probe reads {len(probe.weights)} values, the model's hidden state has "
+                             f"{len(state)}: {CALIBRATOR_FIX}")
+        return float(probe.logit(state))
 
     def predict(self, rows: Sequence[dict[str, float]] | np.ndarray) -> np.ndarray:
         x = rows if isinstance(rows, np.ndarray) else feature_matrix(rows, self.features)
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
-        p = _sigmoid(z @ np.asarray(self.weights) + self.bias)
+        p = sigmoid(z @ np.asarray(self.weights) + self.bias)
         if self.isotonic_x:
             p = np.interp(p, self.isotonic_x, self.isotonic_y)
         return p
@@ -68,95 +99,6 @@ def feature_matrix(rows: Sequence[dict[str, float]], names: Sequence[str]) -> np
     return np.asarray([[float(row[name]) for name in names] for row in rows], dtype=np.float64)
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, iterations: int = 50) -> tuple[np.ndarray, float]:
-    """Newton's method on the L2-regularized log loss (the bias is not penalized)."""
-    n, d = x.shape
-    xb = np.hstack([x, np.ones((n, 1))])
-    w = np.zeros(d + 1)
-    penalty = np.full(d + 1, l2 * n)
-    penalty[-1] = 0.0
-    for _ in range(iterations):
-        p = _sigmoid(xb @ w)
-        grad = xb.T @ (p - y) + penalty * w
-        hess = (xb * (p * (1 - p))[:, None]).T @ xb + np.diag(penalty) + 1e-9 * np.eye(d + 1)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w[:-1], float(w[-1])
-
-
-def fit_isotonic(p: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
-    """Pool-adjacent-violators: a non-decreasing map from scores to frequencies."""
-    order = np.argsort(p, kind="stable")
-    xs, ys, ws = list(p[order]), list(y[order].astype(float)), [1.0] * len(p)
-    blocks: list[list[float]] = []  # [x_lo, x_hi, mean, weight]
-    for xv, yv, wv in zip(xs, ys, ws, strict=True):
-        blocks.append([xv, xv, yv, wv])
-        while len(blocks) > 1 and blocks[-2][2] > blocks[-1][2]:
-            hi = blocks.pop()
-            lo = blocks[-1]
-            weight = lo[3] + hi[3]
-            blocks[-1] = [lo[0], hi[1], (lo[2] * lo[3] + hi[2] * hi[3]) / weight, weight]
-    out_x, out_y = [], []
-    for lo, hi, mean, _ in blocks:
-        out_x += [lo, hi]
-        out_y += [mean, mean]
-    return out_x, out_y
-
-
-def ece(p: np.ndarray, y: np.ndarray, *, bins: int = 10) -> float:
-    """Expected calibration error with equal-width bins."""
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            total += mask.mean() * abs(p[mask].mean() - y[mask].mean())
-    return float(total)
-
-
-def auroc(p: np.ndarray, y: np.ndarray) -> float:
-    """Probability that a correct trace scores above a wrong one (ties count half); NaN if one class."""
-    pos, neg = p[y == 1], p[y == 0]
-    if len(pos) == 0 or len(neg) == 0:
-        return float("nan")
-    ranks = _average_ranks(np.concatenate([pos, neg]))
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
-def risk_coverage(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Answer the k most confident problems: coverage k/n against the error rate among them."""
-    order = np.argsort(-np.asarray(p), kind="stable")
-    wrong = np.cumsum(1 - np.asarray(y, dtype=float)[order])
-    k = np.arange(1, len(order) + 1)
-    return k / len(order), wrong / k
-
-
-def aurc(p: np.ndarray, y: np.ndarray) -> float:
-    """Area under the risk–coverage curve (the mean risk over coverages k/n): lower is better."""
-    return float(risk_coverage(p, y)[1].mean())
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    sorted_vals = values[order]
-    i = 0
-    while i < len(values):
-        j = i
-        while j + 1 < len(values) and sorted_vals[j + 1] == sorted_vals[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
 def choose_threshold(p: np.ndarray, y: np.ndarray, target_risk: float) -> float:
     """The lowest threshold whose accepted set has error <= target_risk (1.0+ε accepts nothing)."""
     best = 1.0 + 1e-9
@@ -167,16 +109,34 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, target_risk: float) -> float:
     return float(best)
 
 
+def _cv_possible(y: np.ndarray) -> bool:
+    return min(int(y.sum()), int(len(y) - y.sum())) >= FOLDS
+
+
+def choose_route_threshold(p_ik: np.ndarray, y: np.ndarray, target_risk: float) -> float:
+    """The highest P(IK) threshold below which the fast path was right on at most `target_risk` of the questions
+    (those are routed before decoding); 0.0 routes nothing."""
+    best = 0.0
+    for t in sorted(set(p_ik.tolist())):
+        routed = p_ik < t
+        if routed.any() and y[routed].mean() <= target_risk:
+            best = t
+    return float(best)
+
+
 def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], *, features: Sequence[str], artifact_sha256: str,
         strategy: str = "early-exit", target_risk: float = 0.1, isotonic: bool = False, holdout: float = 0.3,
-        seed: int = 0) -> Calibrator:
+        seed: int = 0, states: Mapping[str, np.ndarray] | None = None) -> Calibrator:
     """Fit on a random (1 − holdout) part, report metrics and pick the threshold on the held-out part.
 
+    A feature of `probes.PROBE_FEATURES` in `features` is a hidden-state probe's logit: the probe is fitted on the
+    training part of `states[its state]` ([N, H], a row per problem), and the combiner is fitted on the probe's
+    out-of-fold logits there (a probe scores its own training rows too well).
+
     Raises:
-        UsageError: too few examples, or only one class in the training part.
+        UsageError: too few examples, only one class in the training part, or a probe without its states.
     """
     y = np.asarray(correct, dtype=float)
-    x = feature_matrix(rows, features)
     if len(y) < MIN_PROBLEMS:
         raise UsageError(f"calibration needs at least {MIN_PROBLEMS} problems, got {len(y)}: raise --n")
     order = np.random.default_rng(seed).permutation(len(y))
@@ -185,13 +145,31 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], *, features: 
     if len(set(y[train].tolist())) < 2:
         raise UsageError(f"all {len(train)} training traces were {'right' if y[train][0] else 'wrong'}: "
                          "calibration needs both; use a harder/easier task or a larger --n")
+    rows = [dict(row) for row in rows]
+    probes: dict[str, Probe] = {}
+    for name in (f for f in features if f in PROBE_FEATURES):
+        state = PROBE_FEATURES[name]
+        x_state = None if states is None else states.get(state)
+        if x_state is None or len(x_state) != len(y):
+            raise UsageError(f"feature {name} needs the {state} hidden state of every problem: use an artifact with "
+                             "hidden-state outputs (re-export an older artifact), or leave the probe features out")
+        probe, oof = fit_probe(np.asarray(x_state)[train], y[train], state=state, seed=seed)
+        logits = probe.logit(np.asarray(x_state))
+        logits[train] = oof
+        for row, value in zip(rows, logits, strict=True):
+            row[name] = float(value)
+        probes[name] = probe
+    x = feature_matrix(rows, features)
     mean = x[train].mean(0)
     scale = x[train].std(0)
     scale[scale < 1e-12] = 1.0  # a constant feature (the schema's lower bound keeps predict finite)
-    weights, bias = fit_logistic((x[train] - mean) / scale, y[train])
+    # The combiner's L2 by cross-validation on the training part too: with few right answers (a small model on
+    # hard questions) a fixed weak penalty over 16 features overfits.
+    l2 = choose_l2(x[train], y[train], COMBINER_L2_GRID, seed=seed)[0] if _cv_possible(y[train]) else 1e-2
+    weights, bias = fit_logistic((x[train] - mean) / scale, y[train], l2=l2)
     cal = Calibrator(features=list(features), mean=mean.tolist(), scale=scale.tolist(), weights=weights.tolist(),
                      bias=bias, threshold=1.0, target_risk=target_risk, artifact_sha256=artifact_sha256,
-                     strategy=strategy)
+                     strategy=strategy, probes=probes)
     if isotonic:
         cal.isotonic_x, cal.isotonic_y = fit_isotonic(cal.predict(x[train]), y[train])
     p_test = cal.predict(x[test])
@@ -203,6 +181,11 @@ def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], *, features: 
         "heldout_coverage": float(accepted.mean()),
         "heldout_selective_accuracy": float(y[test][accepted].mean()) if accepted.any() else float("nan"),
     }
+    if "pik_logit" in probes:
+        p_ik = sigmoid(x[test, list(features).index("pik_logit")])
+        cal.route_threshold = choose_route_threshold(p_ik, y[test], target_risk)
+        routed = p_ik < cal.route_threshold
+        cal.metrics |= {"heldout_pik_auroc": auroc(p_ik, y[test]), "heldout_routed": float(routed.mean())}
     return cal
 
 
@@ -236,6 +219,17 @@ def check_calibrator(data, label: str) -> Calibrator:
                          f"{fix}")
     if any(b < a for a, b in zip(iso_x, iso_x[1:], strict=False)):
         raise UsageError(f"{label}: isotonic_x: values must be non-decreasing: {fix}")
+    probes = data.get("probes", {})
+    for name in data["features"]:
+        if name in PROBE_FEATURES and name not in probes:
+            raise UsageError(f"{label}: probes: feature {name} has no probe: {fix}")
+    for name in probes:
+        if name not in data["features"]:
+            raise UsageError(f"{label}: probes.{name}: a probe for a feature the calibrator does not read: {fix}")
+    sizes = {len(p["weights"]) for p in probes.values()}
+    if len(sizes) > 1:
+        raise UsageError(f"{label}: probes: the probes read states of different sizes {sorted(sizes)}: {fix}")
+    data = dict(data, probes={name: check_probe(name, p, label, fix) for name, p in probes.items()})
     return Calibrator(**data)
 
 

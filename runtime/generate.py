@@ -6,8 +6,10 @@ Layers, each consuming only the one below (mlx-lm style): `generate` (token ids 
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .backends.base import Backend
 from .confidence import StepSignals, TraceConfidence, step_signals
@@ -34,6 +36,8 @@ class Step:
             "early_exit" (the exit policy stopped the trace).
         tool: written by the calculator (compute mode), not drawn from the model: its signals are
             TOOL_SIGNALS and the trace's confidence does not count it.
+        hidden: the backend's hidden state that predicted this token (`Backend.hidden`; the first step's is the
+            last prompt token's), or None (a tool step, or a model without that output).
     """
 
     index: int
@@ -43,6 +47,7 @@ class Step:
     elapsed_ms: float
     finish_reason: str | None = None
     tool: bool = False
+    hidden: "np.ndarray | None" = field(default=None, repr=False, compare=False)
 
     @property
     def logprob(self) -> float:
@@ -92,6 +97,7 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
     else:
         backend.reset()
     logits = backend.prefill(prompt_ids[keep:])
+    hidden = backend.hidden  # read now: an exit policy's probe runs the backend before the next step
     index = 0
     while index < max_new_tokens:
         token = sampler(logits)
@@ -113,9 +119,10 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
                 yield step
             index += len(tools)
             logits = backend.prefill(tools)
+            hidden = backend.hidden
             continue
         signals = step_signals(logits, token)
-        step = Step(index, token, signals, trace.update(signals), (time.perf_counter() - start) * 1e3)
+        step = Step(index, token, signals, trace.update(signals), (time.perf_counter() - start) * 1e3, hidden=hidden)
         if arithmetic is not None:
             arithmetic.push(token)
         if token in stops:
@@ -133,4 +140,5 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
             return
         yield step
         logits = backend.step(token)
+        hidden = backend.hidden
         index += 1

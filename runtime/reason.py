@@ -23,6 +23,7 @@ from .calibrate import Calibrator
 from .confidence import DEFAULT_WINDOW, TraceConfidence
 from .generate import generate
 from .policies import AnswerProbe, ArithmeticAbort, GroupConfidenceAbort, any_of
+from .probes import FALLBACK_TOKENS
 from .sampling import SamplingConfig, make_sampler
 from .text import Text
 
@@ -88,6 +89,8 @@ class SolveConfig:
     calculator: off | check (find and check every arithmetic statement: features, abort, vote weight) |
         compute (also write each exact result for the model, as tool tokens).
     arith_error_weight: a vote trace with a false statement counts this much of its weight.
+    route_before_decode: escalate at zero generated tokens when the calibrator's P(IK) is below its route
+        threshold (needs a calibrator with the prompt probe).
     """
 
     strategy: Strategy = Strategy.EARLY_EXIT
@@ -97,6 +100,7 @@ class SolveConfig:
     exit: ExitConfig = field(default_factory=ExitConfig)
     calculator: Calculator = Calculator.CHECK
     arith_error_weight: float = 0.25
+    route_before_decode: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "max_traces"):
@@ -127,6 +131,8 @@ class Trace:
     arith_seconds: float = 0.0  # the checker's own time
     error_weight: float = 1.0  # arith_error_weight when a statement is false, else 1
     abort_reason: str | None = None  # "low confidence" or "a false statement (...)" when aborted
+    prompt_state: np.ndarray | None = field(default=None, repr=False)  # hidden state at the last prompt token
+    answer_state: np.ndarray | None = field(default=None, repr=False)  # mean hidden state over the answer's tokens
 
     @property
     def weight(self) -> float:
@@ -148,6 +154,9 @@ class SolveResult:
     tokens_generated: int
     probe_tokens: int
     seconds: float
+    states: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)  # "prompt", "answer" (probes)
+    p_ik: float | None = None  # the calibrator's P(IK) probe, before decoding
+    routed: bool = False  # sent to the slow path before decoding (P(IK) below the route threshold)
 
 
 SYSTEM = "You are a careful math tutor. Solve the problem step by step, then finish with 'The answer is N.'"
@@ -184,6 +193,17 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
         raise ContextOverflowError(
             f"prompt of {len(prompt)} tokens + --max-new-tokens {config.max_new_tokens} exceed the context of "
             f"{backend.info.max_seq_len}: shorten the question, use fewer shots or lower --max-new-tokens")
+    p_ik = None
+    if calibrator is not None and "pik_logit" in calibrator.probes:
+        prompt_state = _prompt_state(backend, prompt)
+        p_ik = calibrator.p_ik(prompt_state)
+        if config.route_before_decode and p_ik < calibrator.route_threshold:
+            return SolveResult(
+                answer=None, p_correct=p_ik, calibrated=True, decision="escalate",
+                reasons=[f"routed before decoding: P(IK) {p_ik:.2f} < route threshold "
+                         f"{calibrator.route_threshold:.2f}"],
+                strategy=config.strategy.value, traces=[], features={}, tokens_generated=0, probe_tokens=0,
+                seconds=time.perf_counter() - start, states={"prompt": prompt_state}, p_ik=p_ik, routed=True)
     traces: list[Trace] = []
     if config.strategy is Strategy.VOTE:
         traces = _vote(backend, text, prompt, config, kind, num_choices)
@@ -197,13 +217,36 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
                 for name in FEATURES if name not in ("vote_share", "has_answer")}
     features["vote_share"] = share
     features["has_answer"] = float(answer is not None)
+    states = {"prompt": traces[0].prompt_state, "answer": _mean_state([t.answer_state for t in winners])}
+    if calibrator is not None:
+        features.update(calibrator.probe_features(states))
     p, reasons, decision = _decide(answer, traces, features, calibrator)
+    if config.route_before_decode:
+        reasons.append(f"not routed: P(IK) {p_ik:.2f} >= route threshold {calibrator.route_threshold:.2f}"
+                       if p_ik is not None else "not routed: the calibrator has no P(IK) probe (run `edgereason "
+                       "calibrate` on an artifact with hidden-state outputs)")
     return SolveResult(
         answer=answer, p_correct=p, calibrated=calibrator is not None, decision=decision, reasons=reasons,
         strategy=config.strategy.value, traces=traces, features=features,
         tokens_generated=sum(len(t.token_ids) for t in traces), probe_tokens=sum(t.probe_tokens for t in traces),
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - start, states=states, p_ik=p_ik,
     )
+
+
+def _prompt_state(backend: Backend, prompt: list[int]) -> np.ndarray | None:
+    """Prefill the prompt (reusing the cached prefix, as `generate` will) and read the last token's hidden state."""
+    keep = min(backend.common_prefix(prompt), len(prompt) - 1)
+    if keep > 0:
+        backend.rewind(keep)
+    else:
+        backend.reset()
+    backend.prefill(prompt[keep:])
+    return backend.hidden
+
+
+def _mean_state(states: Sequence[np.ndarray | None]) -> np.ndarray | None:
+    present = [s for s in states if s is not None]
+    return np.mean(present, axis=0) if present else None
 
 
 def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind,
@@ -228,10 +271,12 @@ def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig,
     settled = probe is not None and probe.settled_answer is not None
     answer = None if aborted else (probe.settled_answer if settled else extract(body, kind, num_choices=num_choices))
     features = confidence.summary()
+    span = _answer_span(text, steps, answer)
     if settled:
         features["answer_logprob"] = features["answer_min_logprob"] = float(np.log(max(probe.settled_conf, 1e-9)))
     else:
-        features["answer_logprob"], features["answer_min_logprob"] = _answer_logprobs(text, steps, answer)
+        logprobs = [steps[i].logprob for i in span] or [-10.0 if answer is None or not steps else 0.0]
+        features["answer_logprob"], features["answer_min_logprob"] = float(np.mean(logprobs)), float(min(logprobs))
     features.update(checker.features() if checker is not None else NO_ARITHMETIC)
     return Trace(token_ids=ids, text=body, answer=answer, finish_reason=steps[-1].finish_reason if steps else None,
                  aborted=aborted, settled=settled, features=features,
@@ -239,25 +284,32 @@ def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig,
                  statements=checker.statements if checker is not None else [],
                  tool_tokens=sum(s.tool for s in steps), arith_seconds=checker.seconds if checker else 0.0,
                  error_weight=config.arith_error_weight if checker is not None and checker.errors else 1.0,
-                 abort_reason=abort_reason)
+                 abort_reason=abort_reason, prompt_state=steps[0].hidden if steps else None,
+                 answer_state=_mean_state([steps[i].hidden for i in span or _own(steps)[-FALLBACK_TOKENS:]]))
 
 
-def _answer_logprobs(text: Text, steps: Sequence, answer: str | None) -> tuple[float, float]:
-    """Mean and min log-prob of the tokens that wrote the answer's last occurrence: how sure the model
-    was when it committed to the answer (a sharper signal than the whole trace's average). Tool tokens
-    (the calculator's) say nothing of the model: where they wrote the answer, its last own tokens count."""
+def _own(steps: Sequence) -> list[int]:
+    """Indices of the steps the model wrote (not the calculator)."""
+    return [i for i, s in enumerate(steps) if not s.tool]
+
+
+def _answer_span(text: Text, steps: Sequence, answer: str | None) -> list[int]:
+    """Indices of the model's own steps that wrote the answer's last occurrence: where the model committed to it
+    (their log-probs are a sharper signal than the whole trace's, their hidden states the answer probe's input).
+    Tool tokens (the calculator's) say nothing of the model: where they wrote the answer, its last FALLBACK_TOKENS
+    own tokens count (edgereason/specs/probes.json).
+    No answer: empty."""
+    own = _own(steps)
     if answer is None or not steps:
-        return -10.0, -10.0
+        return []
     ends, decoded = [], ""
     for i in range(len(steps)):
         decoded = text.decode([s.token_id for s in steps[: i + 1]])
         ends.append(len(decoded))
     at = decoded.rfind(answer)
-    span = [s.logprob for s, end, start in zip(steps, ends, [0, *ends[:-1]], strict=True)
-            if at >= 0 and end > at and start < at + len(answer) and not s.tool]
-    if not span:
-        span = [s.logprob for s in steps if not s.tool][-4:] or [0.0]
-    return float(np.mean(span)), float(min(span))
+    span = [i for i, (end, start) in enumerate(zip(ends, [0, *ends[:-1]], strict=True))
+            if at >= 0 and end > at and start < at + len(answer) and not steps[i].tool]
+    return span or own[-FALLBACK_TOKENS:]
 
 
 def _vote(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind,

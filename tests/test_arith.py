@@ -159,8 +159,10 @@ def test_a_result_that_would_cross_the_budget_or_the_context_is_not_written(text
 
 
 def test_features_are_in_the_calibrator_schema():
+    from edgereason.runtime.probes import PROBE_FEATURES
+
     enum = json.loads((SCHEMAS / "calibrator.schema.json").read_text())["$defs"]["feature"]["enum"]
-    assert tuple(enum) == FEATURES
+    assert tuple(enum) == (*FEATURES, *PROBE_FEATURES)  # the trace features, then the probes' logits
 
 
 def test_solve_reports_statements_and_can_abort_on_a_false_one(text):

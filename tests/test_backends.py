@@ -88,3 +88,24 @@ def test_onnx_folder_runs_unchanged_in_ort_genai(tiny_artifacts, recipe):
         theirs.append(int(generator.get_next_tokens()[0]))
     ours = [s.token_id for s in generate(backends.load(folder), PROMPT, max_new_tokens=len(theirs))]
     assert ours == theirs
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_hidden_state_matches_eager_and_rides_on_each_step(tiny_artifacts, eager, fmt):
+    """Both formats' second output is the final norm's state at the last position (what the probes read), as
+    transformers has it; each Step carries the state its token was predicted from, the first step the prompt's."""
+    backend = backends.load(tiny_artifacts[fmt, RecipeName.FP32])
+    assert backend.has_hidden and eager.has_hidden
+    eager.reset()
+    backend.prefill(PROMPT)
+    eager.prefill(PROMPT)
+    prompt_state = backend.hidden
+    np.testing.assert_allclose(prompt_state, eager.hidden, atol=FP32_ATOL, rtol=0)
+    backend.step(17)
+    eager.step(17)
+    np.testing.assert_allclose(backend.hidden, eager.hidden, atol=FP32_ATOL, rtol=0)
+    steps = list(generate(backend, PROMPT, max_new_tokens=3, stop_ids=[]))
+    np.testing.assert_allclose(steps[0].hidden, prompt_state, atol=1e-5)
+    backend.reset()
+    backend.prefill([*PROMPT, steps[0].token_id])
+    np.testing.assert_allclose(steps[1].hidden, backend.hidden, atol=1e-5)

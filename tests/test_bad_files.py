@@ -56,6 +56,8 @@ def test_bad_manifest_refused(tmp_path, case):
 def test_valid_calibrator_loads():
     cal = calibrate.parse_calibrator(json.dumps(GOLDEN["calibrator"]["valid"]), "calibrator.early-exit.json")
     assert cal.features[0] == "mean_conf" and len(cal.weights) == 11
+    probed = calibrate.parse_calibrator(json.dumps(GOLDEN["calibrator"]["valid_with_probes"]), "c.json")
+    assert set(probed.probes) == {"pik_logit", "answer_state_logit"} and probed.route_threshold == 0.15
 
 
 @pytest.mark.parametrize("case", CALIBRATOR_CASES, ids=[c["name"] for c in CALIBRATOR_CASES])

@@ -16,7 +16,7 @@ from edgereason import native
 from edgereason.bench.reasoning import savings
 from edgereason.bench.report import Column, Report, markdown_table, num
 from edgereason.quant.recipes import Format, RecipeName
-from edgereason.runtime.calibrate import aurc, risk_coverage
+from edgereason.runtime.stats import aurc, risk_coverage
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -40,7 +40,7 @@ def test_bench_speed_report(tiny_artifacts, tmp_path):
     pte = tiny_artifacts[Format.PTE, RecipeName.INT4]
     onnx = tiny_artifacts[Format.ONNX, RecipeName.FP32]
     proc = cli("bench", "speed", str(pte), str(onnx), "--peers", "llama.cpp,ort-genai,edgereason-run", "--threads", "1",
-               "--prompt-tokens", "16", "--gen-tokens", "8", "--rounds", "2", "-o", str(tmp_path))
+               "--prompt-tokens", "16", "--gen-tokens", "8", "--rounds", "2", "--hidden-cost", "-o", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     folder = _report_folder(tmp_path)
     results = json.loads((folder / "results.json").read_text())
@@ -48,7 +48,8 @@ def test_bench_speed_report(tiny_artifacts, tmp_path):
     assert "torch" in results["machine"]["versions"]
     assert results["bandwidth_gbs"] > 0
     rows = {r["system"]: r for r in results["summary"]}
-    expected = {f"edgereason {pte.name}", f"edgereason {onnx.name}", f"ort-genai {onnx.name}"}
+    expected = {f"edgereason {pte.name}", f"edgereason {onnx.name}", f"ort-genai {onnx.name}",
+                f"edgereason (hidden unread) {onnx.name}"}  # --hidden-cost: .onnx only
     skipped = {s["peer"]: s["reason"] for s in results["skipped"]}
     if importlib.util.find_spec("llama_cpp") is not None:
         expected |= {"llama.cpp tiny-random-Q4_0", "llama.cpp tiny-random-Q8_0"}
@@ -133,20 +134,26 @@ def test_report_is_published_whole(tmp_path):
     assert markdown_table([], [Column("a", "A")]).count("\n") == 1
 
 
-def _reason_report(root: Path, seed: int, *, n: int = 120) -> Path:
+def _reason_report(root: Path, seed: int, *, n: int = 120, states: bool = False) -> Path:
     """A `bench reason` results.json whose traces are right exactly when they wrote no false statement (and the
-    other features are noise): what the arithmetic features are for."""
+    other features are noise): what the arithmetic features are for. With `states`: right instead when the prompt
+    state points one way (the trace features all noise), and a states.npz."""
     from edgereason.runtime.reason import FEATURES
 
     rng = np.random.default_rng(seed)
+    direction = np.random.default_rng(0).normal(size=16)
+    prompt = rng.normal(size=(n, 16))
     records = []
-    for _ in range(n):
+    for i in range(n):
         errors = float(rng.integers(0, 3))
         features = {f: float(rng.normal()) for f in FEATURES}
         features.update(arith_errors=errors, arith_statements=errors + 1, first_error_at=1.0 if errors == 0 else 0.5)
-        records.append({"features": features, "correct": bool(errors == 0)})
-    folder = root / f"seed{seed}" / "20261202-000000"
+        right = prompt[i] @ direction > 0.5 if states else errors == 0
+        records.append({"features": features, "correct": bool(right)})
+    folder = root / f"seed{seed}{'-states' if states else ''}" / "20261202-000000"
     folder.mkdir(parents=True)
+    if states:
+        np.savez(folder / "states.npz", **{"greedy/prompt": prompt, "greedy/answer": rng.normal(size=(n, 16))})
     (folder / "results.json").write_text(json.dumps({"kind": "reason", "task": "builtin", "digits": "2-4",
                                                      "strategies": {"greedy": {"calculator": "check",
                                                                                "records": records}}}))
@@ -168,3 +175,24 @@ def test_bench_transfer_fits_on_one_report_and_scores_another(tmp_path):
                           "is not a `bench reason` report")
     assert_one_line_error(cli("bench", "transfer", "--fit", str(tmp_path / "none"), "--eval", str(eval_dir)), 2,
                           "holds no bench reports")
+
+
+def test_bench_transfer_fits_the_probes_on_hidden_states(tmp_path):
+    fit_dir, eval_dir = _reason_report(tmp_path, 1, n=200, states=True), _reason_report(tmp_path, 2, states=True)
+    proc = cli("bench", "transfer", "--fit", str(fit_dir), "--eval", str(eval_dir), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    (report,) = (tmp_path / "out").iterdir()
+    results = json.loads((report / "results.json").read_text())
+    rows = {r["features"]: r for r in results["rows"]}
+    assert set(rows) == {"trace", "P(IK)", "answer probe", "combined"}
+    assert rows["P(IK)"]["auroc"] > 0.9 and rows["combined"]["auroc"] > 0.9 and rows["trace"]["auroc"] < 0.75
+    assert rows["answer probe"]["auroc"] < 0.75 and 0 <= rows["combined"]["acc_at_50"] <= 1
+    assert results["routing"] and 0 <= results["routing"][0]["routed"] <= 1
+    md = (report / "report.md").read_text()
+    assert "Route before decoding" in md and (report / "calibration_0.png").read_bytes()[:4] == b"\x89PNG"
+    # evaluating probes on a report without states: one line
+    assert_one_line_error(cli("bench", "transfer", "--fit", str(fit_dir), "--eval", str(_reason_report(tmp_path, 3)),
+                              "-o", str(tmp_path / "out2")), 2, "hidden states (states.npz) for the probes")
+    (fit_dir / "20261202-000000" / "states.npz").write_bytes(b"not a zip")
+    assert_one_line_error(cli("bench", "transfer", "--fit", str(fit_dir), "--eval", str(eval_dir)), 2,
+                          "is not a readable states file")

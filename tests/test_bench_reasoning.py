@@ -50,3 +50,9 @@ def test_bench_reason_writes_a_report(roomy, tmp_path):
         assert (folder / name).read_bytes()[:4] == b"\x89PNG" and f"]({name})" in md
     assert "tokens saved" in md and report["machine"]["cpu"]
     assert "token_savings" in (folder / "results.csv").read_text().splitlines()[0]
+    import numpy as np
+
+    with np.load(folder / "states.npz", allow_pickle=False) as states:  # the probes' inputs, per run and state
+        assert {f"{run}/{state}" for run in report["strategies"] for state in ("prompt", "answer")} == set(states.files)
+        assert states["greedy check/prompt"].shape == (3, 64) and np.isfinite(states["greedy check/answer"]).all()
+    assert "states" not in records[0]

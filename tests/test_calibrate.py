@@ -4,7 +4,7 @@ from helpers import golden_folder
 
 from edgereason import artifact
 from edgereason.errors import ArtifactError, UsageError
-from edgereason.runtime import calibrate
+from edgereason.runtime import calibrate, stats
 
 
 def synthetic(n: int, seed: int = 0):
@@ -20,7 +20,7 @@ def synthetic(n: int, seed: int = 0):
 def test_logistic_recovers_a_known_model():
     rows, y, _ = synthetic(4000)
     x = calibrate.feature_matrix(rows, ["conf", "noise"])
-    w, b = calibrate.fit_logistic(x, y.astype(float), l2=1e-6)
+    w, b = stats.fit_logistic(x, y.astype(float), l2=1e-6)
     assert w[0] == pytest.approx(2.0, abs=0.2) and abs(w[1]) < 0.15 and b == pytest.approx(-0.5, abs=0.15)
 
 
@@ -43,11 +43,11 @@ def test_isotonic_is_monotone_and_calibrated():
 
 
 def test_auroc_and_ece_on_hand_examples():
-    assert calibrate.auroc(np.array([0.9, 0.8, 0.2, 0.1]), np.array([1, 1, 0, 0])) == 1.0
-    assert calibrate.auroc(np.array([0.5, 0.5]), np.array([1, 0])) == 0.5
-    assert calibrate.auroc(np.array([0.1, 0.9, 0.4]), np.array([1, 0, 0])) == 0.0
-    assert calibrate.ece(np.array([0.25, 0.25, 0.25, 0.25]), np.array([1, 0, 0, 0])) == pytest.approx(0.0)
-    assert calibrate.ece(np.array([0.95, 0.95]), np.array([0, 0])) == pytest.approx(0.95)
+    assert stats.auroc(np.array([0.9, 0.8, 0.2, 0.1]), np.array([1, 1, 0, 0])) == 1.0
+    assert stats.auroc(np.array([0.5, 0.5]), np.array([1, 0])) == 0.5
+    assert stats.auroc(np.array([0.1, 0.9, 0.4]), np.array([1, 0, 0])) == 0.0
+    assert stats.ece(np.array([0.25, 0.25, 0.25, 0.25]), np.array([1, 0, 0, 0])) == pytest.approx(0.0)
+    assert stats.ece(np.array([0.95, 0.95]), np.array([0, 0])) == pytest.approx(0.95)
 
 
 def test_save_lists_the_file_in_the_manifest_and_load_refuses_another_artifact(tmp_path):

@@ -98,3 +98,25 @@ def test_the_calculator_switch_in_run_solve_and_bench(roomy, tmp_path):
                           "--digits is a setting of the built-in suite")
     assert_one_line_error(cli("bench", "reason", str(roomy), "--digits", "7-9", "-o", str(tmp_path)), 2,
                           "--digits must be LO-HI")
+
+
+def test_solve_routes_before_decoding_with_a_p_ik_probe(roomy, tmp_path):
+    folder = tmp_path / "routed"
+    shutil.copytree(roomy, folder)
+    model = open_model(folder)
+    model.backend.prefill([1, 2])
+    size = len(model.backend.hidden)  # tiny-random's width
+    probe = {"state": "prompt", "mean": [0.0] * size, "scale": [1.0] * size, "weights": [0.0] * size,
+             "bias": -6.0, "l2": 1.0}
+    cal = calibrate.check_calibrator({
+        "features": ["mean_conf", "pik_logit"], "mean": [0.0, 0.0], "scale": [1.0, 1.0], "weights": [0.0, 1.0],
+        "bias": 0.0, "threshold": 0.5, "target_risk": 0.1, "artifact_sha256": model.model_sha256,
+        "strategy": "greedy", "probes": {"pik_logit": probe}, "route_threshold": 0.05, "version": 1}, "test")
+    cal.save(folder)
+    args = ("solve", str(folder), "What is 2 + 3?", "--strategy", "greedy", "--max-new-tokens", "6", "--shots", "none")
+    proc = cli(*args, "--route-before-decode")
+    assert proc.returncode == 0, proc.stderr
+    assert "routed before decoding: P(IK) 0.00 < route threshold 0.05" in proc.stdout and "P(IK)" in proc.stdout
+    assert "0 generated" in proc.stdout
+    proc = cli(*args)  # routing is opt-in: the same question is decoded, P(IK) still shown
+    assert proc.returncode == 0 and "routed before" not in proc.stdout and "P(IK)" in proc.stdout

@@ -69,6 +69,8 @@ def speed(
     gen_tokens: Annotated[int, typer.Option(help="Decode steps after the first token")] = 128,
     rounds: Annotated[int, typer.Option(help="Timed rounds (a warm-up round runs first)")] = 5,
     data: Annotated[Path | None, typer.Option(help="Text the prompt is cut from")] = None,
+    hidden_cost: Annotated[bool, typer.Option(help="Also time each .onnx folder with its hidden-state output "
+                                                   "unread (the probes' cost)")] = False,
     output: Output = Path("bench-results"),
 ) -> None:
     """TTFT, prefill and decode tok/s, per-token latency, peak RSS and the bandwidth bound, with peers."""
@@ -88,7 +90,7 @@ def speed(
     _warn_if_busy(threads)
     facts = machine.facts(threads)
     with console.status("preparing systems (peer GGUF files are made once and cached)"):
-        systems, skipped, checkpoints = speed.plan(folders, peer_names)
+        systems, skipped, checkpoints = speed.plan(folders, peer_names, hidden_cost=hidden_cost)
         prompt_ids = speed.prompts(checkpoints, prompt_tokens, data or cache.data_dir() / "wikitext2_test_raw.txt")
         bandwidth = machine.memory_bandwidth(threads)
     for s in skipped:
@@ -214,7 +216,7 @@ def reason(
     import numpy as np
 
     from edgereason.bench import machine, plots
-    from edgereason.bench.reasoning import run_problems, savings, summarize
+    from edgereason.bench.reasoning import STATES_FILE, record_json, run_problems, savings, state_arrays, summarize
     from edgereason.bench.report import Column, Report, num, pct
     from edgereason.bench.tasks import load_task, parse_digits, shots_for
     from edgereason.runtime import open_model
@@ -237,6 +239,7 @@ def reason(
                      "task_seed": task_seed, "offset": offset, "digits": digits, "max_traces": max_traces,
                      "strategies": {}}
     rows = []
+    arrays: dict = {}  # the hidden states per run, for `bench transfer`'s probes
     for config in configs:
         name = config.strategy.value + ("" if len(modes) == 1 else f" {config.calculator.value}")
         calibrator = model.calibrator(config.strategy.value)
@@ -252,7 +255,8 @@ def reason(
         summary = summarize(records)
         results["strategies"][name] = {
             "summary": summary, "calibrated": calibrator is not None, "strategy": config.strategy.value,
-            "calculator": config.calculator.value, "records": [dataclasses.asdict(r) for r in records]}
+            "calculator": config.calculator.value, "records": [record_json(r) for r in records]}
+        arrays |= {f"{name}/{state}": rows for state, rows in state_arrays(records).items()}
         rows.append({"strategy": name, "base_strategy": config.strategy.value, "calculator": config.calculator.value,
                      "calibrated": "yes" if calibrator else "no", **summary})
     savings(rows, max_traces)
@@ -279,6 +283,7 @@ def reason(
     report.figure("accuracy_vs_tokens.png", plots.accuracy_vs_tokens(
         [{"label": r["strategy"], "accuracy": r["accuracy"],
           "tokens": r["tokens_per_problem"] + r["probe_tokens_per_problem"]} for r in rows]), "Accuracy vs tokens")
+    report.arrays(STATES_FILE, arrays)
     path = report.publish(results, rows)
     shown = {"strategy", "accuracy", "tokens_per_problem", "tool_tokens_per_problem", "wrong_with_arith_error",
              "checker_share", "ece", "auroc", "selective_acc_50"}  # what fits a terminal; report.md has all
@@ -296,30 +301,45 @@ def transfer(
     fit_run: Annotated[str | None, typer.Option(help="The fit report's run to fit on (default: its first)")] = None,
     output: Output = Path("bench-results"),
 ) -> None:
-    """Calibration transfer: P(correct) fitted on one report's traces with and without the arithmetic features,
-    scored (AUROC, ECE, AURC) on traces the fit never saw."""
+    """Calibration transfer: P(correct) fitted on one report's traces with each feature set (trace features, the
+    hidden-state probes, combined; or with and without the arithmetic features when the report has no hidden
+    states), scored (AUROC, ECE, AURC, accuracy at 50% coverage, accepted share) on traces the fit never saw."""
     from edgereason.bench import machine, plots
-    from edgereason.bench.report import Column, Report, num
-    from edgereason.bench.transfer import FEATURE_SETS, fit_sets, pick, read_runs, score
+    from edgereason.bench.report import Column, Report, num, pct
+    from edgereason.bench.transfer import feature_sets, fit_sets, pick, read_runs, routing, score
 
     check_output(output)
     train = pick(read_runs(fit_report), fit_run)
     evaluated = [run for folder in eval_reports for run in read_runs(folder)]
-    calibrators = fit_sets(train, FEATURE_SETS)
-    rows = score(calibrators, evaluated)
+    sets = feature_sets(train)
+    calibrators = fit_sets(train, sets)
+    rows, series = score(calibrators, evaluated)
     columns = [Column("features", "features"), Column("run", "evaluated on"), Column("n", "n", num(0)),
                Column("accuracy", "accuracy", num(3)), Column("auroc", "AUROC", num(3)), Column("ece", "ECE", num(3)),
-               Column("aurc", "AURC", num(3)), Column("arith_errors_weight", "w(arith_errors)", num(2))]
+               Column("aurc", "AURC", num(3)), Column("acc_at_50", "acc@50%", num(3)),
+               Column("accepted", "accepted", pct), Column("accepted_accuracy", "acc. accepted", num(3)),
+               Column("arith_errors_weight", "w(arith_errors)", num(2))]
     title = f"Calibration transfer: fitted on {train.label} (n={len(train.correct)})"
     report = Report(output, title, machine.facts(None))
     report.table("P(correct) on traces the fit never saw", rows, columns)
-    report.text("Feature sets: " + "; ".join(f"**{k}**: {', '.join(v)}" for k, v in FEATURE_SETS.items()) +
-                ". Fitted by `runtime.calibrate.fit` (logistic, standardized; its own 30% holdout picks the "
-                "threshold) on the fit run only.")
+    report.text("Feature sets: " + "; ".join(f"**{k}**: {', '.join(v)}" for k, v in sets.items()) +
+                ". Fitted by `runtime.calibrate.fit` (logistic, standardized; probes: L2 logistic on the hidden "
+                "state, the L2 chosen by 5-fold log loss, the combiner fitted on their out-of-fold logits; its own "
+                "30% holdout picks the thresholds) on the fit run only.")
+    routes = routing(calibrators.get("combined", next(iter(calibrators.values()))), evaluated)
+    if routes:
+        report.table("Route before decoding (P(IK) below the fit's route threshold)", routes, [
+            Column("run", "evaluated on"), Column("route_threshold", "threshold", num(3)),
+            Column("routed", "routed", pct), Column("tokens_saved", "tokens saved", pct),
+            Column("accuracy_lost", "accuracy lost", num(3)), Column("routed_accuracy", "acc. of routed", num(3)),
+            Column("kept_accuracy", "acc. of kept", num(3))])
     report.figure("auroc.png", plots.auroc_bars(rows), "AUROC of P(correct) per evaluated run and feature set")
-    path = report.publish({"kind": "transfer", "fit": train.label, "rows": rows,
+    for k, (label, by_set) in enumerate(series.items()):
+        report.figure(f"calibration_{k}.png", plots.calibration_pair(by_set, label),
+                      f"Reliability and risk–coverage on {label}")
+    path = report.publish({"kind": "transfer", "fit": train.label, "rows": rows, "routing": routes,
                            "calibrators": {k: dataclasses.asdict(c) for k, c in calibrators.items()}}, rows)
-    _print_table(title, rows, columns)
+    _print_table(title, rows, [c for c in columns if c.key != "arith_errors_weight"])
     out.print(f"report: {path / 'report.md'}")
 
 

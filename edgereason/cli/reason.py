@@ -185,7 +185,7 @@ def run(
 def _solve_config(strategy: str, max_traces: int, max_new_tokens: int, temperature: float, top_k: int, seed: int,
                   abort: bool, abort_threshold: float, probe: bool, probe_threshold: float, probe_patience: int,
                   vote_early_stop: bool, calculator: str = SOLVE.calculator.value,
-                  arith_abort: bool = EXIT.arith_abort):
+                  arith_abort: bool = EXIT.arith_abort, route_before_decode: bool = SOLVE.route_before_decode):
     from edgereason.runtime.reason import ExitConfig, SolveConfig, Strategy
 
     try:
@@ -197,7 +197,7 @@ def _solve_config(strategy: str, max_traces: int, max_new_tokens: int, temperatu
         sampling=_sampling(temperature, top_k, 1.0, seed),
         exit=ExitConfig(abort=abort, abort_threshold=abort_threshold, probe=probe, probe_threshold=probe_threshold,
                         probe_patience=probe_patience, vote_early_stop=vote_early_stop, arith_abort=arith_abort),
-        calculator=_calculator(calculator),
+        calculator=_calculator(calculator), route_before_decode=route_before_decode,
     )
 
 
@@ -247,6 +247,9 @@ def solve(
     calculator: CalculatorOpt = SOLVE.calculator.value,
     arith_abort: Annotated[bool, typer.Option(help="Abandon a trace at its first false arithmetic statement")] = (
         EXIT.arith_abort),
+    route_before_decode: Annotated[bool, typer.Option(help="Escalate before decoding when the calibrator's P(IK) "
+                                                           "is below its route threshold")] = (
+        SOLVE.route_before_decode),
     threads: Threads = None,
 ) -> None:
     """Answer a reasoning question: answer, P(correct), accept/escalate and why, traces, tokens, time."""
@@ -262,7 +265,8 @@ def solve(
     if choices and any(not c.strip() for c in choices):
         raise UsageError("a --choice is empty: give each option some text")
     config = _solve_config(strategy, max_traces, max_new_tokens, temperature, top_k, seed, abort, abort_threshold,
-                           probe, probe_threshold, probe_patience, vote_early_stop, calculator, arith_abort)
+                           probe, probe_threshold, probe_patience, vote_early_stop, calculator, arith_abort,
+                           route_before_decode)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     kind = AnswerKind.CHOICE if choices else AnswerKind.MATH
     shown = tuple(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices or []))
@@ -280,6 +284,8 @@ def solve(
     table.add_column("value", overflow="fold")
     table.add_row("answer", str(result.answer))
     table.add_row("P(correct)", f"{result.p_correct:.2f}" + ("" if result.calibrated else " (uncalibrated)"))
+    if result.p_ik is not None:
+        table.add_row("P(IK)", f"{result.p_ik:.2f} (hidden-state probe on the prompt, before decoding)")
     table.add_row("decision", f"[{colour}]{result.decision}[/{colour}]: " + "; ".join(result.reasons))
     table.add_row("traces", "\n".join(
         f"{i + 1}: answer {t.answer}, {len(t.token_ids)} tok, {t.finish_reason}"
@@ -322,16 +328,19 @@ def calibrate(
     max_new_tokens: MaxNew = SOLVE.max_new_tokens,
     target_risk: Annotated[float, typer.Option(help="Error rate allowed among accepted answers")] = 0.1,
     isotonic: Annotated[bool, typer.Option(help="Isotonic regression on top of the logistic fit")] = False,
+    probe: Annotated[bool, typer.Option(help="Fit the hidden-state probes (P(IK) and the answer probe) where the "
+                                             "artifact outputs hidden states")] = True,
     abort_threshold: AbortThreshold = EXIT.abort_threshold,
     calculator: CalculatorOpt = SOLVE.calculator.value,
     digits: Digits = None,
     threads: Threads = None,
 ) -> None:
     """Fit P(correct) for one strategy on a calibration split; save it next to the artifact."""
-    from edgereason.bench.reasoning import run_problems
+    from edgereason.bench.reasoning import run_problems, state_arrays
     from edgereason.bench.tasks import load_task, parse_digits, shots_for
     from edgereason.runtime import calibrate as cal
     from edgereason.runtime import open_model
+    from edgereason.runtime.probes import PROBE_FEATURES
     from edgereason.runtime.reason import FEATURES
 
     if n < cal.MIN_PROBLEMS:
@@ -357,9 +366,11 @@ def calibrate(
     with bar:
         records = run_problems(model, problems, config, shots=shots_for(shot_task, digits=suite_digits),
                                on_record=advance)
-    fitted = cal.fit([r.features for r in records], [r.correct for r in records], features=FEATURES,
+    states = state_arrays(records)
+    probes = [f for f, state in PROBE_FEATURES.items() if state in states] if probe else []
+    fitted = cal.fit([r.features for r in records], [r.correct for r in records], features=[*FEATURES, *probes],
                      artifact_sha256=model.model_sha256, strategy=config.strategy.value, target_risk=target_risk,
-                     isotonic=isotonic)
+                     isotonic=isotonic, states=states)
     fitted.metrics.update({"task": task, "shots": shot_task, "seconds": round(time.perf_counter() - start, 1),
                            "accuracy": float(np.mean(correct)), "calculator": config.calculator.value,
                            **({"digits": digits.strip()} if digits else {})})
@@ -370,3 +381,9 @@ def calibrate(
               f"held-out ECE {m['heldout_ece']:.3f}, AUROC {m['heldout_auroc']:.3f}; threshold "
               f"{fitted.threshold:.3f} for risk {target_risk:.2f} accepts {m['heldout_coverage']:.0%} at "
               f"{m['heldout_selective_accuracy']:.0%} accuracy")
+    if fitted.probes:
+        pik = m.get("heldout_pik_auroc", float("nan"))
+        out.print(f"probes: {', '.join(fitted.probes)}; held-out P(IK) AUROC {pik:.3f}; route before decoding below "
+                  f"P(IK) {fitted.route_threshold:.3f} ({m.get('heldout_routed', 0):.0%} of the held-out questions)")
+    elif probe:
+        out.print("probes: none (this artifact has no hidden-state output: an older export; re-export it)")

@@ -20,8 +20,9 @@ def info_from_manifest(manifest: Manifest, *, format: str | None = None) -> Mode
     )
 
 
-def load(folder: Path, *, verify_sha256: bool = True, num_threads: int | None = None) -> Backend:
-    """Verify an artifact folder against its manifest and open its model file.
+def load(folder: Path, *, verify_sha256: bool = True, num_threads: int | None = None, hidden: bool = True) -> Backend:
+    """Verify an artifact folder against its manifest and open its model file (`hidden=False`: leave a hidden-state
+    output unread).
 
     Raises:
         ArtifactError: missing/corrupt folder, or a format this version cannot run.
@@ -39,7 +40,7 @@ def load(folder: Path, *, verify_sha256: bool = True, num_threads: int | None = 
             from .onnx import OnnxBackend, check_external_data
 
             check_external_data(folder, model_file, manifest.files)
-            return OnnxBackend(folder, model_file, info, num_threads=num_threads)
+            return OnnxBackend(folder, model_file, info, num_threads=num_threads, hidden=hidden)
     except Exception as e:
         # ExecuTorch raises RuntimeError; onnxruntime its own Fail/InvalidArgument/InvalidGraph classes.
         if not isinstance(e, RuntimeError) and not type(e).__module__.startswith("onnxruntime"):

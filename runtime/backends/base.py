@@ -31,10 +31,22 @@ class ModelInfo:
 
 class Backend(ABC):
     """Tokens in, float32 logits out. The base class keeps the list of cached tokens; subclasses
-    only run their model (`_forward` writes at `position`) and drop cache entries (`_reset`, `_rewind`)."""
+    only run their model (`_forward` writes at `position`) and drop cache entries (`_reset`, `_rewind`).
+
+    A backend whose model also outputs the probes' hidden state (the residual stream entering
+    `artifact.probe_layer`) sets `_hidden` in `_forward` (`hidden` reads it): `runtime.probes` scores it.
+    """
 
     info: ModelInfo
     _tokens: list[int]
+    _hidden: np.ndarray | None = None
+    has_hidden: bool = False  # the model outputs hidden states
+
+    @property
+    def hidden(self) -> np.ndarray | None:
+        """The probes' hidden state at the last position of the latest forward, [H] float32 (the position that
+        predicted the latest logits); None when the model has no hidden-state output."""
+        return self._hidden
 
     @property
     def position(self) -> int:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgereason.artifact import probe_layer
+
 from .base import Backend, ModelInfo
 
 
@@ -18,6 +20,8 @@ class EagerBackend(Backend):
         self._torch = torch
         self.model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
         self.info = info
+        self.has_hidden = True
+        self._layer = probe_layer(self.model.config.num_hidden_layers)  # what the exports output
         self.reset()
 
     def _reset(self) -> None:
@@ -29,8 +33,9 @@ class EagerBackend(Backend):
         torch = self._torch
         ids = torch.tensor([list(tokens)], dtype=torch.long)  # [1, T]
         with torch.inference_mode():
-            out = self.model(input_ids=ids, cache=self.cache, use_cache=True,
+            out = self.model(input_ids=ids, cache=self.cache, use_cache=True, output_hidden_states=True,
                              logits_to_keep=0 if all_logits else 1)
+        self._hidden = out.hidden_states[self._layer][0, -1].float().numpy().copy()  # the input of that layer
         return out.logits[0].float().numpy()  # [T or 1, V]
 
     def _forward(self, tokens: Sequence[int]) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgereason.artifact import GENAI_CONFIG
+from edgereason.artifact import GENAI_CONFIG, HIDDEN_OUTPUT
 
 from .base import Backend, ModelInfo
 
@@ -41,7 +41,8 @@ def check_external_data(folder: Path, model_file: str, listed: Mapping[str, obje
 
 
 class OnnxBackend(Backend):
-    def __init__(self, folder: Path, model_file: str, info: ModelInfo, *, num_threads: int | None = None):
+    def __init__(self, folder: Path, model_file: str, info: ModelInfo, *, num_threads: int | None = None,
+                 hidden: bool = True):
         import onnxruntime as ort
 
         self._ort = ort
@@ -60,6 +61,8 @@ class OnnxBackend(Backend):
         self.present_names = [(names["outputs"]["present_key_names"] % i,
                                names["outputs"]["present_value_names"] % i) for i in range(self.num_layers)]
         self.info = info
+        # older artifacts have no hidden output; hidden=False leaves it unread (what `bench speed --hidden-cost` times)
+        self.has_hidden = hidden and HIDDEN_OUTPUT in {o.name for o in self.session.get_outputs()}
         self._allocate()
         self.reset()
 
@@ -84,8 +87,13 @@ class OnnxBackend(Backend):
         binding.bind_ortvalue_input("input_ids", ort.OrtValue.ortvalue_from_numpy(ids))
         binding.bind_ortvalue_input("attention_mask", ort.OrtValue.ortvalue_from_numpy(mask))
         binding.bind_output("logits", "cpu")  # a fresh [1, T, V] each run: callers may keep the last one
+        if self.has_hidden:
+            binding.bind_output(HIDDEN_OUTPUT, "cpu")
         self.session.run_with_iobinding(binding)
-        return binding.get_outputs()[self._logits_index].numpy()[0]  # [T, V]
+        outputs = binding.get_outputs()
+        if self.has_hidden:
+            self._hidden = outputs[self._hidden_index].numpy()[0, -1].copy()  # [H]
+        return outputs[self._logits_index].numpy()[0]  # [T, V]
 
     def _binding(self):
         """One IOBinding for the session's life: the 4 x layers cache bindings never change
@@ -93,6 +101,8 @@ class OnnxBackend(Backend):
         if self._bound is None:
             binding = self.session.io_binding()
             binding.bind_output("logits", "cpu")
+            if self.has_hidden:
+                binding.bind_output(HIDDEN_OUTPUT, "cpu")
             for (k_in, v_in), (k_out, v_out), (k, v) in zip(self.past_names, self.present_names, self._kv,
                                                               strict=True):
                 binding.bind_ortvalue_input(k_in, k)
@@ -100,7 +110,7 @@ class OnnxBackend(Backend):
                 binding.bind_ortvalue_output(k_out, k)
                 binding.bind_ortvalue_output(v_out, v)
             self._bound = binding
-            self._logits_index = 0  # bound first
+            self._logits_index, self._hidden_index = 0, 1  # bound first and second
         return self._bound
 
     def _forward(self, tokens: Sequence[int]) -> np.ndarray:

@@ -51,6 +51,7 @@ class PteBackend(Backend):
         program = _C._load_program(str(model_file), enable_etdump=False, debug_buffer_size=0,
                                    program_verification=_C.Verification.Minimal)
         self.method = program.load_method("forward")
+        self.has_hidden = self.method.method_meta().num_outputs() > 1  # older artifacts: logits only
         self.info = info
         # The cache lives in the program and is position-addressed: writing from position p
         # overwrites it and the custom SDPA attends only to [0, p + T), so reset and rewind
@@ -65,6 +66,8 @@ class PteBackend(Backend):
             chunk = list(tokens[start:start + max_chunk])
             ids = torch.tensor([chunk], dtype=torch.long)  # [1, T]
             pos = torch.tensor([self.position + start], dtype=torch.long)  # [1]
-            logits = self.method([ids, pos])[0]  # [1, V]
-        # The output may alias the program's buffer, which the next call overwrites.
-        return np.array(logits.reshape(-1).numpy(), copy=True)
+            outputs = self.method([ids, pos])  # logits [1, V] (and the hidden state [1, H])
+        # The outputs may alias the program's buffers, which the next call overwrites.
+        if self.has_hidden:
+            self._hidden = np.array(outputs[1].reshape(-1).numpy(), copy=True)
+        return np.array(outputs[0].reshape(-1).numpy(), copy=True)

@@ -37,6 +37,13 @@ CALIBRATOR = {
     "isotonic_x": [0.1, 0.5, 0.9], "isotonic_y": [0.2, 0.4, 0.8], "metrics": {"n_train": 70.0, "task": "builtin"},
     "version": 1,
 }
+# With the hidden-state probes (runtime/probes.py): two more features, each a probe's logit on a 3-wide state.
+PROBE = {"state": "prompt", "mean": [0.1, -0.2, 0.3], "scale": [1.5, 0.5, 2.0], "weights": [0.4, -0.6, 0.2],
+         "bias": -0.3, "l2": 0.1, "metrics": {"cv_auroc": 0.8}}
+PROBED = {**CALIBRATOR, "features": [*FEATURES, "pik_logit", "answer_state_logit"], "mean": [0.5] * 11 + [0.0, 0.0],
+          "scale": [0.25] * 11 + [1.0, 2.0], "weights": [0.1] * 11 + [0.8, 0.5],
+          "probes": {"pik_logit": PROBE, "answer_state_logit": {**PROBE, "state": "answer", "bias": 0.2}},
+          "route_threshold": 0.15}
 
 
 def mutate(base: dict, path: str, value=None, *, delete: bool = False) -> str:
@@ -180,6 +187,35 @@ def calibrator_cases() -> list[dict]:
          "expect": ["isotonic_x", "non-decreasing"]},
         {"name": "artifact_sha256 not hex", "text": mutate(c, "artifact_sha256", "xyz"),
          "expect": ["artifact_sha256", "wrong form"]},
+        *probe_cases(),
+    ]
+
+
+def probe_cases() -> list[dict]:
+    p = PROBED
+    return [
+        {"name": "probe mean too short", "text": mutate(p, "probes/pik_logit/mean", [0.1, 0.2]),
+         "expect": ["probes.pik_logit.mean", "2 values for 3 weights"]},
+        {"name": "probe reads the wrong state", "text": mutate(p, "probes/pik_logit/state", "answer"),
+         "expect": ["probes.pik_logit.state", "reads the 'prompt' state"]},
+        {"name": "probe feature without its probe", "text": mutate(p, "probes/answer_state_logit", delete=True),
+         "expect": ["probes", "answer_state_logit has no probe"]},
+        {"name": "probe of a feature not read", "text": mutate(
+            {**p, "features": FEATURES + ["pik_logit"], "mean": p["mean"][:12], "scale": p["scale"][:12],
+             "weights": p["weights"][:12]}, "route_threshold", 0.1),
+         "expect": ["probes.answer_state_logit", "does not read"]},
+        {"name": "probes of different widths", "text": mutate(
+            p, "probes/answer_state_logit", {**PROBE, "state": "answer", "mean": [0.0] * 4, "scale": [1.0] * 4,
+                                             "weights": [0.1] * 4}),
+         "expect": ["probes", "different sizes"]},
+        {"name": "unknown probe", "text": mutate(p, "probes/shoe_size_logit", PROBE),
+         "expect": ["probes.shoe_size_logit", "not a known field"]},
+        {"name": "probe weight not a number", "text": mutate(p, "probes/pik_logit/weights", ["0.4", -0.6, 0.2]),
+         "expect": ["probes.pik_logit.weights[0]", "not of type number"]},
+        {"name": "probe without l2", "text": mutate(p, "probes/pik_logit/l2", delete=True),
+         "expect": ["probes.pik_logit.l2", "is missing"]},
+        {"name": "route threshold above 1", "text": mutate(p, "route_threshold", 1.5),
+         "expect": ["route_threshold", "out of range"]},
     ]
 
 
@@ -187,7 +223,7 @@ def main() -> None:
     golden = {
         "about": __doc__.strip().splitlines()[0],
         "manifest": {"files": FILES, "valid": MANIFEST, "cases": manifest_cases()},
-        "calibrator": {"valid": CALIBRATOR, "cases": calibrator_cases()},
+        "calibrator": {"valid": CALIBRATOR, "valid_with_probes": PROBED, "cases": calibrator_cases()},
     }
     OUT.write_text(json.dumps(golden, indent=1, ensure_ascii=True) + "\n")
     print(f"{OUT}: {len(golden['manifest']['cases'])} manifest cases, {len(golden['calibrator']['cases'])} "

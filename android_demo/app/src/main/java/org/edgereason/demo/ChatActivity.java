@@ -272,8 +272,10 @@ public class ChatActivity extends Activity {
     }
 
     private static String verdictLine(Reasoner.Result r) {
+        String pIK = r.pIK == null ? "" : String.format(Locale.ROOT, " · P(IK) %.2f (hidden-state probe on the prompt, "
+                + "before decoding)", r.pIK);
         return String.format(Locale.ROOT, "P(correct) %.2f%s → %s: %s", r.pCorrect, r.calibrated ? "" : " (raw)",
-                r.decision.toUpperCase(Locale.ROOT), Schema.join("; ", r.reasons));
+                r.decision.toUpperCase(Locale.ROOT), Schema.join("; ", r.reasons)) + pIK;
     }
 
     /**

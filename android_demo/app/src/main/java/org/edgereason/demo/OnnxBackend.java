@@ -1,6 +1,7 @@
 package org.edgereason.demo;
 
 import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -12,17 +13,21 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.edgereason.core.Backend;
 import org.edgereason.core.Json;
 import org.edgereason.core.Manifest;
+import org.edgereason.core.ProbeSpec;
 
 /**
  * The ONNX Runtime GenAI builder's graph run with our own loop (as runtime/backends/onnx.py): inputs input_ids
- * [1, T], attention_mask [1, P + T], past_key_values.{i}.key/value; outputs logits [1, T, V] and present.{i}.*.
+ * [1, T], attention_mask [1, P + T], past_key_values.{i}.key/value; outputs logits [1, T, V] and present.{i}.*,
+ * and in newer exports the probes' hidden state [1, T, H] (the residual stream entering a middle layer, which the calibrator's probes read: its
+ * last row becomes {@link #hidden()}; older artifacts have no such output and hidden() stays null).
  *
  * <p>One [1, KV, max_seq_len, D] direct buffer per layer and per K/V is passed both as the past input and as the
  * pinned present output, so GroupQueryAttention writes new entries in place (past_present_share_buffer, as ORT
@@ -30,6 +35,9 @@ import org.edgereason.core.Manifest;
  * size, so names and shapes come from genai_config.json.
  */
 final class OnnxBackend extends Backend {
+    /** The graph's hidden-state output (edgereason/specs/probes.json; genai_config.json does not name it). */
+    static final String HIDDEN_OUTPUT = ProbeSpec.get().onnxOutput;
+
     private final OrtEnvironment env;
     private final OrtSession session;
     private final Map<String, OnnxTensor> cache = new HashMap<>(); // past names -> buffers
@@ -38,6 +46,8 @@ final class OnnxBackend extends Backend {
     private final String inputIdsName;
     private final String maskName;
     private final String logitsName;
+    private final Set<String> requested = new LinkedHashSet<>(); // logits, and hidden_states when the graph has it
+    private final boolean hasHidden;
 
     OnnxBackend(Manifest m, File modelFile, int numThreads) throws OrtException, IOException {
         super(m.vocabSize, m.maxSeqLen, m.eosIds);
@@ -58,6 +68,11 @@ final class OnnxBackend extends Backend {
         opts.setInterOpNumThreads(1);
         opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
         session = env.createSession(modelFile.getAbsolutePath(), opts); // model.onnx.data is found next to it
+        requested.add(logitsName);
+        hasHidden = session.getOutputNames().contains(HIDDEN_OUTPUT);
+        if (hasHidden) {
+            requested.add(HIDDEN_OUTPUT);
+        }
         long[] shape = {1, kvHeads, maxSeqLen, headSize}; // [1, KV, S, D]
         int floats = kvHeads * maxSeqLen * headSize;
         for (int i = 0; i < layers; i++) {
@@ -90,14 +105,32 @@ final class OnnxBackend extends Backend {
             Map<String, OnnxTensor> inputs = new HashMap<>(cache);
             inputs.put(inputIdsName, inputIds);
             inputs.put(maskName, attention);
-            try (OrtSession.Result result = session.run(inputs, Collections.singleton(logitsName), pinned)) {
-                FloatBuffer all = ((OnnxTensor) result.get(0)).getFloatBuffer(); // [1, T, V]
-                float[] last = new float[vocabSize];
-                all.position(all.limit() - vocabSize);
-                all.get(last);
+            try (OrtSession.Result result = session.run(inputs, requested, pinned)) {
+                float[] last = null;
+                for (Map.Entry<String, OnnxValue> e : result) { // by name, whatever order the result keeps
+                    if (e.getKey().equals(logitsName)) {
+                        last = lastRow((OnnxTensor) e.getValue(), vocabSize); // [1, T, V]
+                    } else if (hasHidden && e.getKey().equals(HIDDEN_OUTPUT)) {
+                        OnnxTensor hidden = (OnnxTensor) e.getValue(); // [1, T, H]
+                        long[] shape = hidden.getInfo().getShape();
+                        setHidden(lastRow(hidden, (int) shape[shape.length - 1]));
+                    }
+                }
+                if (last == null) {
+                    throw new IllegalStateException("ONNX Runtime returned no " + logitsName + " output");
+                }
                 return last;
             }
         }
+    }
+
+    /** The last {@code width} values of a [.., T, width] float tensor: its last position, a fresh array. */
+    private static float[] lastRow(OnnxTensor tensor, int width) {
+        FloatBuffer all = tensor.getFloatBuffer(); // a copy
+        float[] last = new float[width];
+        all.position(all.limit() - width);
+        all.get(last);
+        return last;
     }
 
     @Override

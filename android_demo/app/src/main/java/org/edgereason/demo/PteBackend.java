@@ -41,6 +41,9 @@ final class PteBackend extends Backend {
                     EValue.from(Tensor.fromBlob(tokens, new long[] {1, n})), // [1, T]
                     EValue.from(Tensor.fromBlob(new long[] {position + start}, new long[] {1}))); // [1]
             logits = out[0].toTensor().getDataAsFloatArray(); // a copy: the program reuses its output buffer
+            if (out.length > 1) { // the probes' hidden state [1, H] (exports since the probes; older: none)
+                setHidden(out[1].toTensor().getDataAsFloatArray());
+            }
         }
         if (allLogits && logits.length > vocabSize) {
             float[] last = new float[vocabSize];

@@ -7,6 +7,10 @@ import java.util.List;
  * The backend contract of DESIGN.md section 7: tokens in, float32 logits out, over a position-addressed KV cache of
  * fixed size. Sampling, confidence and policies live in the one decode loop above ({@link Generator}), so the
  * ExecuTorch and ONNX Runtime backends of the app only implement {@link #forward}.
+ *
+ * <p>A backend whose model also outputs the probes' hidden state (the residual stream entering a middle layer, edgereason/specs/probes.json) sets it in {@code forward} with
+ * {@link #setHidden} ({@link #hidden} reads it): the calibrator's hidden-state probes score it (runtime/backends/base.py
+ * {@code Backend.hidden}).
  */
 public abstract class Backend implements Closeable {
     /** More tokens than the artifact's KV cache holds. */
@@ -22,6 +26,7 @@ public abstract class Backend implements Closeable {
     public final int maxSeqLen;
     public final List<Integer> eosIds;
     private final Tokenizer.IntList tokens = new Tokenizer.IntList();
+    private float[] hidden;
 
     protected Backend(int vocabSize, int maxSeqLen, List<Integer> eosIds) {
         this.vocabSize = vocabSize;
@@ -34,6 +39,19 @@ public abstract class Backend implements Closeable {
      * Entries past {@code position + ids.length} are never attended to, so reset and rewind need no work.
      */
     protected abstract float[] forward(int[] ids, int position) throws Exception;
+
+    /**
+     * The probes' hidden state at the last position of the latest forward, [H] float32 (it predicted the latest
+     * logits); null when the model has no hidden-state output. Callers keep it: a backend gives a new array each time.
+     */
+    public float[] hidden() {
+        return hidden;
+    }
+
+    /** Called by {@link #forward} with the last position's hidden state, a fresh array each forward. */
+    protected final void setHidden(float[] state) {
+        hidden = state;
+    }
 
     /** Tokens in the cache. */
     public int position() {

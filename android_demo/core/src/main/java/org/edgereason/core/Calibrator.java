@@ -2,9 +2,13 @@ package org.edgereason.core;
 
 import java.io.File;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * P(correct) from trace features, applying a calibrator fitted by runtime/calibrate.py: standardize, logistic
@@ -13,10 +17,48 @@ import java.util.Map;
  * <p>The file is checked as {@code parse_calibrator} checks it: edgereason/schemas/calibrator.schema.json, then the
  * rules across fields, with its messages. The calibrator belongs to one artifact (its confidence signals are that
  * artifact's), so loading refuses a file fitted on another model file, exactly as {@code load_calibrator} does.
+ *
+ * <p>Hidden-state probes (runtime/probes.py): a calibrator may carry a logistic probe per feature of
+ * {@link #PROBE_FEATURES}, each reading one of the solve's two hidden states ("prompt": the last prompt token's,
+ * "answer": the mean over the tokens that wrote the answer). Its logit is that feature's value
+ * ({@link #probeFeatures}); the prompt probe's sigmoid is P(IK) ({@link #pIK}), which {@link Reasoner} can route
+ * on before decoding ({@link #routeThreshold}).
  */
 public final class Calibrator {
     public static final String FILE = "calibrator.%s.json";
     private static final String FIX = "run `edgereason calibrate` again";
+    /** Calibrator feature -> the hidden state its probe reads (edgereason/specs/probes.json, as Python reads it). */
+    public static final Map<String, String> PROBE_FEATURES = ProbeSpec.get().features;
+
+    /** A hidden-state probe: logistic regression on the standardized state (runtime/probes.py {@code Probe}). */
+    public static final class Probe {
+        /** "prompt" or "answer". */
+        public final String state;
+        public final double[] mean;
+        public final double[] scale;
+        public final double[] weights;
+        public final double bias;
+        public final double l2;
+
+        /** From data that passed the schema ({@code $defs/probe}). */
+        Probe(Map<String, Object> d, String what) {
+            state = (String) d.get("state");
+            mean = Json.doubles(d.get("mean"), what + ".mean");
+            scale = Json.doubles(d.get("scale"), what + ".scale");
+            weights = Json.doubles(d.get("weights"), what + ".weights");
+            bias = Json.number(d.get("bias"), what + ".bias");
+            l2 = Json.number(d.get("l2"), what + ".l2");
+        }
+
+        /** Log-odds of "correct" for one state (as wide as the weights; {@link Calibrator#probeFeatures} checks). */
+        public double logit(double[] x) {
+            double z = 0.0;
+            for (int k = 0; k < weights.length; k++) {
+                z += (x[k] - mean[k]) / scale[k] * weights[k];
+            }
+            return z + bias;
+        }
+    }
 
     public final List<String> features;
     public final double[] mean;
@@ -29,6 +71,10 @@ public final class Calibrator {
     public final double targetRisk;
     public final String artifactSha256;
     public final String strategy;
+    /** Hidden-state probes by the feature their logit fills, in the file's order (empty: none). */
+    public final Map<String, Probe> probes;
+    /** Route before decoding when P(IK) is below this (0: never). */
+    public final double routeThreshold;
 
     /** From data that passed the schema. */
     private Calibrator(Map<String, Object> d) {
@@ -46,6 +92,15 @@ public final class Calibrator {
         strategy = (String) d.get("strategy");
         isotonicX = d.containsKey("isotonic_x") ? Json.doubles(d.get("isotonic_x"), "isotonic_x") : new double[0];
         isotonicY = d.containsKey("isotonic_y") ? Json.doubles(d.get("isotonic_y"), "isotonic_y") : new double[0];
+        Map<String, Probe> p = new LinkedHashMap<>();
+        if (d.containsKey("probes")) {
+            for (Map.Entry<String, Object> e : Json.object(d.get("probes"), "probes").entrySet()) {
+                p.put(e.getKey(), new Probe(Json.object(e.getValue(), "probes." + e.getKey()), "probes." + e.getKey()));
+            }
+        }
+        probes = Collections.unmodifiableMap(p);
+        routeThreshold = d.containsKey("route_threshold") ? Json.number(d.get("route_threshold"), "route_threshold")
+                : 0.0;
     }
 
     /**
@@ -82,7 +137,47 @@ public final class Calibrator {
                 throw new ArtifactException(label + ": isotonic_x: values must be non-decreasing: " + FIX);
             }
         }
+        for (String name : c.features) {
+            if (PROBE_FEATURES.containsKey(name) && !c.probes.containsKey(name)) {
+                throw new ArtifactException(label + ": probes: feature " + name + " has no probe: " + FIX);
+            }
+        }
+        for (String name : c.probes.keySet()) {
+            if (!c.features.contains(name)) {
+                throw new ArtifactException(label + ": probes." + name + ": a probe for a feature the calibrator does "
+                        + "not read: " + FIX);
+            }
+        }
+        Set<Integer> sizes = new TreeSet<>();
+        for (Probe p : c.probes.values()) {
+            sizes.add(p.weights.length);
+        }
+        if (sizes.size() > 1) {
+            throw new ArtifactException(label + ": probes: the probes read states of different sizes " + sizes + ": "
+                    + FIX);
+        }
+        for (Map.Entry<String, Probe> e : c.probes.entrySet()) {
+            checkProbe(e.getKey(), e.getValue(), label);
+        }
         return c;
+    }
+
+    /** probes.py {@code check_probe}: the three vectors of one length, the state the one its feature reads. */
+    private static void checkProbe(String name, Probe p, String label) throws ArtifactException {
+        int n = p.weights.length;
+        String[] keys = {"mean", "scale"};
+        double[][] values = {p.mean, p.scale};
+        for (int k = 0; k < keys.length; k++) {
+            if (values[k].length != n) {
+                throw new ArtifactException(label + ": probes." + name + "." + keys[k] + ": " + values[k].length
+                        + " values for " + n + " weights: " + FIX);
+            }
+        }
+        String wanted = PROBE_FEATURES.get(name); // the schema admits only these names
+        if (!p.state.equals(wanted)) {
+            throw new ArtifactException(label + ": probes." + name + ".state: '" + p.state + "', but " + name
+                    + " reads the '" + wanted + "' state: " + FIX);
+        }
     }
 
     /**
@@ -121,8 +216,78 @@ public final class Calibrator {
             }
             z += (x - mean[k]) / scale[k] * weights[k];
         }
-        double p = 1.0 / (1.0 + Math.exp(-Math.max(-40.0, Math.min(40.0, z + bias))));
+        double p = sigmoid(z + bias);
         return isotonicX.length > 0 ? interp(p, isotonicX, isotonicY) : p;
+    }
+
+    /**
+     * calibrate.py {@code probe_features}: each probe's logit on the solve's hidden states, by feature name (empty
+     * without probes). A state nobody reads may be null.
+     *
+     * @throws ArtifactException a state a probe reads is missing (an artifact without hidden states) or of another
+     *     size.
+     */
+    public Map<String, Double> probeFeatures(double[] prompt, double[] answer) throws ArtifactException {
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Probe> e : probes.entrySet()) {
+            out.put(e.getKey(), logit(e.getKey(), e.getValue().state.equals("prompt") ? prompt : answer));
+        }
+        return out;
+    }
+
+    /** {@link #probeFeatures(double[], double[])} on float32 states (what a backend's hidden state is). */
+    public Map<String, Double> probeFeatures(float[] prompt, float[] answer) throws ArtifactException {
+        return probeFeatures(widen(prompt), widen(answer));
+    }
+
+    /** True when the calibrator has the prompt probe, so {@link #pIK} has a value. */
+    public boolean hasPIK() {
+        return probes.containsKey("pik_logit");
+    }
+
+    /**
+     * calibrate.py {@code p_ik}: the prompt probe's probability that the answer will be right, before decoding; null
+     * when the calibrator has no prompt probe.
+     *
+     * @throws ArtifactException the prompt state is missing or of another size.
+     */
+    public Double pIK(double[] prompt) throws ArtifactException {
+        return hasPIK() ? sigmoid(logit("pik_logit", prompt)) : null;
+    }
+
+    /** {@link #pIK(double[])} on a float32 state. */
+    public Double pIK(float[] prompt) throws ArtifactException {
+        return pIK(widen(prompt));
+    }
+
+    private double logit(String name, double[] state) throws ArtifactException {
+        Probe probe = probes.get(name);
+        if (state == null) {
+            throw new ArtifactException("the calibrator reads the " + probe.state + " hidden state, which this artifact "
+                    + "does not output: re-export it (hidden states are an output of .onnx exports) or calibrate "
+                    + "without probes");
+        }
+        if (state.length != probe.weights.length) {
+            throw new ArtifactException("the " + name + " probe reads " + probe.weights.length + " values, the model's "
+                    + "hidden state has " + state.length + ": " + FIX);
+        }
+        return probe.logit(state);
+    }
+
+    private static double[] widen(float[] x) {
+        if (x == null) {
+            return null;
+        }
+        double[] d = new double[x.length];
+        for (int k = 0; k < x.length; k++) {
+            d[k] = x[k];
+        }
+        return d;
+    }
+
+    /** stats.py {@code sigmoid}: the logit clipped to [-40, 40]. */
+    static double sigmoid(double z) {
+        return 1.0 / (1.0 + Math.exp(-Math.max(-40.0, Math.min(40.0, z))));
     }
 
     public boolean accepts(double p) {

@@ -8,7 +8,8 @@ import java.util.Set;
 /**
  * The one decode loop (runtime/generate.py): prefill, then decode until eos, the token budget or an exit policy,
  * with confidence signals on every step from the logits before temperature and top-k/top-p. With an arithmetic
- * checker in compute mode, the calculator's exact results are fed as tool steps.
+ * checker in compute mode, the calculator's exact results are fed as tool steps. Each model step keeps the backend's
+ * hidden state that predicted it (null without that output), for the calibrator's hidden-state probes.
  */
 public final class Generator {
     /** The signals a tool step carries: the calculator wrote it, so it says nothing about the model's confidence. */
@@ -24,9 +25,14 @@ public final class Generator {
         public final String finishReason; // null | "stop" | "length" | "early_exit" | "cancelled"
         /** Written by the calculator, not drawn from the model: TOOL_SIGNALS, not counted in the confidence. */
         public final boolean tool;
+        /**
+         * The backend's hidden state that predicted this token ({@link Backend#hidden}; the first step's is the last
+         * prompt token's), or null: a tool step, or a model without that output.
+         */
+        public final float[] hidden;
 
         Step(int index, int tokenId, Confidence.StepSignals signals, Double groupConf, double elapsedMs,
-             String finishReason, boolean tool) {
+             String finishReason, boolean tool, float[] hidden) {
             this.index = index;
             this.tokenId = tokenId;
             this.signals = signals;
@@ -34,10 +40,11 @@ public final class Generator {
             this.elapsedMs = elapsedMs;
             this.finishReason = finishReason;
             this.tool = tool;
+            this.hidden = hidden;
         }
 
         Step finish(String reason) {
-            return new Step(index, tokenId, signals, groupConf, elapsedMs, reason, tool);
+            return new Step(index, tokenId, signals, groupConf, elapsedMs, reason, tool, hidden);
         }
     }
 
@@ -92,6 +99,7 @@ public final class Generator {
         int[] rest = new int[promptIds.length - keep];
         System.arraycopy(promptIds, keep, rest, 0, rest.length);
         float[] logits = backend.prefill(rest);
+        float[] hidden = backend.hidden(); // read now: an exit policy's probe runs the backend before the next step
         List<Step> steps = new ArrayList<>();
         int index = 0;
         while (index < maxNewTokens) {
@@ -105,7 +113,7 @@ public final class Generator {
                 for (int k = 0; k < tools.length; k++) {
                     arithmetic.push(tools[k], true);
                     Step step = new Step(index + k, tools[k], TOOL_SIGNALS, null, (System.nanoTime() - start) / 1e6,
-                            null, true);
+                            null, true, null);
                     if (exitPolicy != null) {
                         exitPolicy.shouldStop(step, trace); // seen, but a tool step never ends the trace
                     }
@@ -121,11 +129,12 @@ public final class Generator {
                 }
                 index += tools.length;
                 logits = backend.prefill(tools);
+                hidden = backend.hidden();
                 continue;
             }
             Confidence.StepSignals signals = Confidence.stepSignals(logits, token);
             Step step = new Step(index, token, signals, trace.update(signals), (System.nanoTime() - start) / 1e6,
-                    null, false);
+                    null, false, hidden);
             if (arithmetic != null) {
                 arithmetic.push(token, false);
             }
@@ -148,6 +157,7 @@ public final class Generator {
             }
             emit(steps, step, listener);
             logits = backend.step(token);
+            hidden = backend.hidden();
             index++;
         }
         return steps;

@@ -17,6 +17,11 @@ import java.util.Set;
  * artifact's calibrator maps the features to P(correct); accept at or above its threshold, otherwise escalate. The
  * calculator checks every arithmetic statement a trace writes (features, an optional abort, a vote penalty) and in
  * compute mode writes each exact result for the model.
+ *
+ * <p>Hidden states: each trace keeps the backend's state at the last prompt token ({@link Trace#promptState}) and
+ * the mean state over the tokens that wrote its answer ({@link Trace#answerState}); a calibrator with probes turns
+ * the solve's two states into the features {@code pik_logit} / {@code answer_state_logit}, and with the prompt probe
+ * P(IK) is known before decoding, so {@link Config#routeBeforeDecode} can escalate at zero generated tokens.
  */
 public final class Reasoner {
     /** Trace features the calibrator reads, in order. */
@@ -58,6 +63,11 @@ public final class Reasoner {
         public ArithmeticChecker.Calculator calculator = ArithmeticChecker.Calculator.CHECK;
         /** A vote trace with a false statement counts this much of its weight. */
         public double arithErrorWeight = 0.25;
+        /**
+         * Escalate at zero generated tokens when the calibrator's P(IK) is below its route threshold (needs a
+         * calibrator with the prompt probe).
+         */
+        public boolean routeBeforeDecode = false;
 
         void check() {
             if (maxNewTokens < 1 || maxTraces < 1 || abortWindow < 1 || probePatience < 1 || probeMinTokens < 0) {
@@ -91,10 +101,14 @@ public final class Reasoner {
         public final List<Arithmetic.Statement> statements; // empty with the calculator off
         public final int toolTokens; // written by the calculator
         public final double errorWeight; // arith error weight when a statement is false, else 1
+        /** The hidden state at the last prompt token (the first step's), or null without hidden states. */
+        public final float[] promptState;
+        /** The mean hidden state over the model's steps that wrote the answer ({@link #answerSpan}), or null. */
+        public final float[] answerState;
 
         Trace(int[] tokenIds, String text, String answer, String finishReason, String abortReason, boolean settled,
               Map<String, Double> features, int probeTokens, List<Generator.Step> steps,
-              List<Arithmetic.Statement> statements, double errorWeight) {
+              List<Arithmetic.Statement> statements, double errorWeight, float[] promptState, float[] answerState) {
             this.tokenIds = tokenIds;
             this.text = text;
             this.answer = answer;
@@ -112,6 +126,8 @@ public final class Reasoner {
             }
             this.toolTokens = tools;
             this.errorWeight = errorWeight;
+            this.promptState = promptState;
+            this.answerState = answerState;
         }
 
         /**
@@ -144,10 +160,17 @@ public final class Reasoner {
         public final int tokensGenerated;
         public final int probeTokens;
         public final double seconds;
+        /** The solve's hidden states: the first trace's prompt state, the winners' mean answer state (or null). */
+        public final float[] promptState;
+        public final float[] answerState;
+        /** The calibrator's P(IK) probe, before decoding; null without that probe. */
+        public final Double pIK;
+        /** Sent to the slow path before decoding (P(IK) below the route threshold): no traces, no tokens. */
+        public final boolean routed;
 
         Result(String answer, double pCorrect, boolean calibrated, String decision, List<String> reasons,
                List<Trace> traces, Map<String, Double> features, int tokensGenerated, int probeTokens,
-               double seconds) {
+               double seconds, float[] promptState, float[] answerState, Double pIK, boolean routed) {
             this.answer = answer;
             this.pCorrect = pCorrect;
             this.calibrated = calibrated;
@@ -158,6 +181,10 @@ public final class Reasoner {
             this.tokensGenerated = tokensGenerated;
             this.probeTokens = probeTokens;
             this.seconds = seconds;
+            this.promptState = promptState;
+            this.answerState = answerState;
+            this.pIK = pIK;
+            this.routed = routed;
         }
     }
 
@@ -181,6 +208,7 @@ public final class Reasoner {
      *
      * @param calibrator the artifact's calibrator for this strategy, or null (then raw confidence, said in reasons).
      * @throws Backend.ContextOverflowException the prompt and budget don't fit the artifact's context.
+     * @throws ArtifactException the calibrator has probes but the backend gives no hidden state of their size.
      */
     public static Result solve(Backend backend, Text text, String question, Config config, Answers.Kind kind,
                                List<String> choices, Calibrator calibrator, Generator.Listener listener)
@@ -197,6 +225,17 @@ public final class Reasoner {
             throw new Backend.ContextOverflowException("prompt of " + prompt.length + " tokens + max new tokens "
                     + config.maxNewTokens + " exceed the context of " + backend.maxSeqLen
                     + ": shorten the question or lower max new tokens");
+        }
+        Double pIK = null;
+        if (calibrator != null && calibrator.hasPIK()) {
+            pIK = calibrator.pIK(promptState(backend, prompt));
+            if (config.routeBeforeDecode && pIK < calibrator.routeThreshold) {
+                List<String> reasons = Collections.singletonList(String.format(Locale.ROOT,
+                        "routed before decoding: P(IK) %.2f < route threshold %.2f", pIK, calibrator.routeThreshold));
+                return new Result(null, pIK, true, "escalate", reasons, Collections.<Trace>emptyList(),
+                        new LinkedHashMap<String, Double>(), 0, 0, (System.nanoTime() - start) / 1e9, null, null, pIK,
+                        true);
+            }
         }
         List<Trace> traces = new ArrayList<>();
         if (config.strategy == Strategy.VOTE) {
@@ -215,16 +254,43 @@ public final class Reasoner {
             traces.add(trace(backend, text, prompt, config, kind, numChoices, Sampler.Config.greedy(),
                     config.strategy == Strategy.EARLY_EXIT, listener));
         }
-        return decide(traces, calibrator, start);
+        String route = null;
+        if (config.routeBeforeDecode) {
+            route = pIK != null ? String.format(Locale.ROOT, "not routed: P(IK) %.2f >= route threshold %.2f", pIK,
+                    calibrator.routeThreshold) : "not routed: the calibrator has no P(IK) probe (run `edgereason "
+                    + "calibrate` on an artifact with hidden-state outputs)";
+        }
+        return decide(traces, calibrator, start, pIK, route);
+    }
+
+    /**
+     * reason.py {@code _prompt_state}: prefill the prompt (reusing the cached prefix, as {@link Generator#generate}
+     * will) and read the last token's hidden state.
+     */
+    private static float[] promptState(Backend backend, int[] prompt) throws Exception {
+        int keep = Math.min(backend.commonPrefix(prompt), prompt.length - 1);
+        if (keep > 0) {
+            backend.rewind(keep);
+        } else {
+            backend.reset();
+        }
+        int[] rest = new int[prompt.length - keep];
+        System.arraycopy(prompt, keep, rest, 0, rest.length);
+        backend.prefill(rest);
+        return backend.hidden();
     }
 
     /**
      * P(correct) and accept / escalate for a free chat reply: the whole reply is the answer, scored with its own
      * token log-probs (use the artifact's "greedy" calibrator: one greedy trace, no probes). Its arithmetic is
      * checked as a greedy solve trace's is by default (calculator check), so the calibrator gets the same inputs.
+     * Its hidden states too: the prompt state is the first step's, the answer state the mean over the steps that
+     * wrote the reply ({@link #answerSpan} with the reply as the answer); P(IK) is reported, never routed on.
+     *
+     * @throws ArtifactException the calibrator has probes but the steps carry no hidden state of their size.
      */
     public static Result judgeReply(Text text, List<Generator.Step> steps, Confidence.Trace trace,
-                                    Calibrator calibrator) {
+                                    Calibrator calibrator) throws ArtifactException {
         long start = System.nanoTime();
         int[] ids = new int[steps.size()];
         double min = Double.POSITIVE_INFINITY;
@@ -245,11 +311,17 @@ public final class Reasoner {
         features.putAll(checker.features());
         String finish = steps.isEmpty() ? null : steps.get(steps.size() - 1).finishReason;
         List<Trace> traces = Collections.singletonList(new Trace(ids, body, answer, finish, null, false, features, 0,
-                steps, checker.statements(), 1.0));
-        return decide(traces, calibrator, start);
+                steps, checker.statements(), 1.0, promptStateOf(steps), answerState(text, steps, answer)));
+        Double pIK = calibrator != null ? calibrator.pIK(traces.get(0).promptState) : null;
+        return decide(traces, calibrator, start, pIK, null);
     }
 
-    private static Result decide(List<Trace> traces, Calibrator calibrator, long start) {
+    /**
+     * The decision on finished traces; {@code route} (or null) is the route-before-decode line appended to the
+     * reasons.
+     */
+    private static Result decide(List<Trace> traces, Calibrator calibrator, long start, Double pIK, String route)
+            throws ArtifactException {
         Map<String, Double> totals = weights(traces);
         String answer = null;
         double best = -1.0;
@@ -284,6 +356,15 @@ public final class Reasoner {
         }
         features.put("vote_share", share);
         features.put("has_answer", answer != null ? 1.0 : 0.0);
+        float[] promptState = traces.get(0).promptState;
+        List<float[]> answerStates = new ArrayList<>();
+        for (Trace t : winners) {
+            answerStates.add(t.answerState);
+        }
+        float[] answerState = meanState(answerStates);
+        if (calibrator != null) {
+            features.putAll(calibrator.probeFeatures(promptState, answerState));
+        }
         List<String> reasons = new ArrayList<>();
         double p;
         double threshold;
@@ -315,6 +396,9 @@ public final class Reasoner {
             reasons.add(String.format(Locale.ROOT, "P(correct) %.2f %s threshold %.2f", p, decision.equals("accept") ? ">=" : "<",
                     threshold));
         }
+        if (route != null) {
+            reasons.add(route);
+        }
         int tokens = 0;
         int probeTokens = 0;
         for (Trace t : traces) {
@@ -323,7 +407,52 @@ public final class Reasoner {
         }
         return new Result(answer, p, calibrator != null, decision, Collections.unmodifiableList(reasons),
                 Collections.unmodifiableList(traces), features, tokens, probeTokens,
-                (System.nanoTime() - start) / 1e9);
+                (System.nanoTime() - start) / 1e9, promptState, answerState, pIK, false);
+    }
+
+    /** The first step's hidden state: the one at the last prompt token. */
+    private static float[] promptStateOf(List<Generator.Step> steps) {
+        return steps.isEmpty() ? null : steps.get(0).hidden;
+    }
+
+    /** The mean hidden state of the steps at {@code indices} (those without one left out). */
+    private static float[] meanHidden(List<Generator.Step> steps, List<Integer> indices) {
+        List<float[]> states = new ArrayList<>();
+        for (int i : indices) {
+            states.add(steps.get(i).hidden);
+        }
+        return meanState(states);
+    }
+
+    /**
+     * reason.py {@code _mean_state}: the element-wise mean of the states present (null: none), in float32 as numpy
+     * averages float32 rows (summed in order, then divided by the count).
+     */
+    static float[] meanState(List<float[]> states) {
+        float[] sum = null;
+        int n = 0;
+        for (float[] s : states) {
+            if (s == null) {
+                continue;
+            }
+            if (sum == null) {
+                sum = new float[s.length];
+            } else if (s.length != sum.length) {
+                throw new IllegalStateException("hidden states of different sizes: " + sum.length + " and "
+                        + s.length);
+            }
+            for (int k = 0; k < s.length; k++) {
+                sum[k] += s[k];
+            }
+            n++;
+        }
+        if (sum == null) {
+            return null;
+        }
+        for (int k = 0; k < sum.length; k++) {
+            sum[k] /= n;
+        }
+        return sum;
     }
 
     private static Trace trace(Backend backend, Text text, int[] prompt, Config config, Answers.Kind kind,
@@ -352,12 +481,13 @@ public final class Reasoner {
         boolean settled = probe != null && probe.settledAnswer != null;
         String answer = aborted ? null : settled ? probe.settledAnswer : Answers.extract(body, kind, numChoices);
         Map<String, Double> features = confidence.summary();
+        List<Integer> span = answerSpan(text, steps, answer);
         if (settled) {
             double lp = Math.log(Math.max(probe.settledConf, 1e-9));
             features.put("answer_logprob", lp);
             features.put("answer_min_logprob", lp);
         } else {
-            double[] lp = answerLogprobs(text, steps, answer);
+            double[] lp = answerLogprobs(steps, span, answer);
             features.put("answer_logprob", lp[0]);
             features.put("answer_min_logprob", lp[1]);
         }
@@ -367,17 +497,46 @@ public final class Reasoner {
                 : Collections.<Arithmetic.Statement>emptyList();
         double errorWeight = checker != null && !checker.errors().isEmpty() ? config.arithErrorWeight : 1.0;
         return new Trace(ids, body, answer, finish, abortReason, settled, features, probe != null ? probe.probeTokens : 0,
-                steps, statements, errorWeight);
+                steps, statements, errorWeight, promptStateOf(steps), answerState(steps, span));
+    }
+
+    /** A trace's answer state: the mean hidden state over its answer span, else over its last 4 own steps. */
+    static float[] answerState(List<Generator.Step> steps, List<Integer> span) {
+        return meanHidden(steps, span.isEmpty() ? lastOwn(steps) : span);
+    }
+
+    static float[] answerState(Text text, List<Generator.Step> steps, String answer) {
+        return answerState(steps, answerSpan(text, steps, answer));
     }
 
     /**
-     * Mean and min log-prob of the tokens that wrote the answer's last occurrence: how sure the model was when it
-     * committed to the answer. Tool tokens (the calculator's) say nothing of the model: where they wrote the answer,
-     * its last own tokens count.
+     * Mean and min log-prob of the answer's span ({@link #answerSpan}): how sure the model was when it committed to
+     * the answer. No answer: -10; a span without own steps (all written by the calculator): 0.
      */
-    static double[] answerLogprobs(Text text, List<Generator.Step> steps, String answer) {
+    static double[] answerLogprobs(List<Generator.Step> steps, List<Integer> span, String answer) {
+        if (span.isEmpty()) {
+            double v = answer == null || steps.isEmpty() ? -10.0 : 0.0;
+            return new double[] {v, v};
+        }
+        double[] values = new double[span.size()];
+        double min = Double.POSITIVE_INFINITY;
+        for (int k = 0; k < values.length; k++) {
+            values[k] = steps.get(span.get(k)).signals.logprob;
+            min = Math.min(min, values[k]);
+        }
+        return new double[] {Confidence.mean(values, 0, values.length), min};
+    }
+
+    /**
+     * reason.py {@code _answer_span}: indices of the model's own steps that wrote the answer's last occurrence, where
+     * the model committed to it (their log-probs are a sharper signal than the whole trace's, their hidden states
+     * the answer probe's input). Tool tokens (the calculator's) say nothing of the model: where they wrote the
+     * answer, its last own tokens count ({@link #lastOwn}). No answer: empty.
+     */
+    static List<Integer> answerSpan(Text text, List<Generator.Step> steps, String answer) {
+        List<Integer> span = new ArrayList<>();
         if (answer == null || steps.isEmpty()) {
-            return new double[] {-10.0, -10.0};
+            return span;
         }
         int n = steps.size();
         int[] ends = new int[n];
@@ -391,32 +550,27 @@ public final class Reasoner {
             ends[i] = decoded.length();
         }
         int at = decoded.lastIndexOf(answer);
-        List<Double> span = new ArrayList<>();
         for (int i = 0; at >= 0 && i < n; i++) {
             int begin = i == 0 ? 0 : ends[i - 1];
             if (ends[i] > at && begin < at + answer.length() && !steps.get(i).tool) {
-                span.add(steps.get(i).signals.logprob);
+                span.add(i);
             }
         }
-        if (span.isEmpty()) {
-            List<Double> own = new ArrayList<>();
-            for (Generator.Step step : steps) {
-                if (!step.tool) {
-                    own.add(step.signals.logprob);
-                }
-            }
-            span.addAll(own.subList(Math.max(0, own.size() - 4), own.size()));
-            if (span.isEmpty()) {
-                span.add(0.0);
+        return span.isEmpty() ? lastOwn(steps) : span;
+    }
+
+    /**
+     * Indices of the last steps the model wrote (not the calculator), as many as probes.json's fallback_tokens:
+     * reason.py's {@code _own(steps)[-FALLBACK_TOKENS:]}.
+     */
+    static List<Integer> lastOwn(List<Generator.Step> steps) {
+        List<Integer> own = new ArrayList<>();
+        for (int i = 0; i < steps.size(); i++) {
+            if (!steps.get(i).tool) {
+                own.add(i);
             }
         }
-        double[] values = new double[span.size()];
-        double min = Double.POSITIVE_INFINITY;
-        for (int k = 0; k < values.length; k++) {
-            values[k] = span.get(k);
-            min = Math.min(min, values[k]);
-        }
-        return new double[] {Confidence.mean(values, 0, values.length), min};
+        return new ArrayList<>(own.subList(Math.max(0, own.size() - ProbeSpec.get().fallbackTokens), own.size()));
     }
 
     private static Map<String, Double> weights(List<Trace> traces) {

@@ -294,4 +294,161 @@ public class GeneratorTest {
         assertEquals(0.0, r.features.get("arith_statements"), 0.0); // checked as a solve trace is: none here
         assertEquals(Reasoner.FEATURES.length, r.features.size());
     }
+
+    /** ScriptedBackend whose model also outputs a hidden state: {@link #state} of the forward's last position. */
+    static final class HiddenBackend extends Backend {
+        final ScriptedBackend scripted;
+        final float offset;
+
+        HiddenBackend(int[] script, float offset) {
+            super(258, 512, Collections.singletonList(257));
+            this.scripted = new ScriptedBackend(script);
+            this.offset = offset;
+        }
+
+        /** The hidden state at absolute position q: 3 wide, as the golden calibrator's probes read. */
+        static float[] state(int q, float offset) {
+            return new float[] {q / 100f, offset, 0.5f - q / 1000f};
+        }
+
+        @Override
+        protected float[] forward(int[] ids, int position) {
+            setHidden(state(position + ids.length - 1, offset));
+            return scripted.forward(ids, position);
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    private static double[] widen(float[] x) {
+        double[] d = new double[x.length];
+        for (int k = 0; k < x.length; k++) {
+            d[k] = x[k];
+        }
+        return d;
+    }
+
+    private static Reasoner.Result solveWithStates(Tokenizer tok, HiddenBackend backend, Reasoner.Config cfg,
+                                                   Calibrator cal) throws Exception {
+        return Reasoner.solve(backend, new Text(tok, null, false, null), "What is 5+7?", cfg, Answers.Kind.MATH,
+                Collections.<String>emptyList(), cal, null);
+    }
+
+    @Test
+    public void hiddenStatesGiveTheProbeFeaturesAndTheRoute() throws Exception {
+        Tokenizer tok = byteTokenizer();
+        Calibrator cal = ProbesTest.withProbes(); // route threshold 0.15, probes 3 wide
+        Reasoner.Config cfg = new Reasoner.Config(); // early-exit: the stated-answer line ends the trace
+
+        // x1 = -1: the prompt probe's logit is positive, P(IK) above the route threshold: decoded, not routed.
+        HiddenBackend sure = new HiddenBackend(tok.encode("The answer is 12.\nmore"), -1f);
+        cfg.routeBeforeDecode = true;
+        Reasoner.Result r = solveWithStates(tok, sure, cfg, cal);
+        int p = sure.scripted.promptLen;
+        assertEquals("12", r.answer);
+        assertFalse(r.routed);
+        Reasoner.Trace t = r.traces.get(0);
+        for (int i = 0; i < t.steps.size(); i++) { // step i's state predicted it: position p - 1 + i
+            assertTrue(Arrays.equals(HiddenBackend.state(p - 1 + i, -1f), t.steps.get(i).hidden));
+        }
+        float[] prompt = HiddenBackend.state(p - 1, -1f);
+        float[] one = HiddenBackend.state(p - 1 + 14, -1f); // "The answer is " is 14 tokens: "1" and "2" follow
+        float[] two = HiddenBackend.state(p - 1 + 15, -1f);
+        float[] answer = new float[3];
+        for (int k = 0; k < 3; k++) {
+            answer[k] = (one[k] + two[k]) / 2f; // numpy's float32 mean of the two rows
+        }
+        assertTrue(Arrays.equals(prompt, t.promptState));
+        assertTrue(Arrays.equals(answer, t.answerState));
+        assertTrue(Arrays.equals(prompt, r.promptState));
+        assertTrue(Arrays.equals(answer, r.answerState));
+        double pikLogit = cal.probes.get("pik_logit").logit(widen(prompt));
+        double answerLogit = cal.probes.get("answer_state_logit").logit(widen(answer));
+        assertEquals(pikLogit, r.features.get("pik_logit"), 0.0);
+        assertEquals(answerLogit, r.features.get("answer_state_logit"), 0.0);
+        assertEquals(Reasoner.FEATURES.length + 2, r.features.size());
+        double pIK = 1.0 / (1.0 + Math.exp(-pikLogit));
+        assertEquals(pIK, r.pIK, 1e-15);
+        assertTrue(pIK > 0.15);
+        assertEquals(cal.predict(r.features), r.pCorrect, 0.0);
+        assertEquals(String.format(java.util.Locale.ROOT, "not routed: P(IK) %.2f >= route threshold 0.15", pIK),
+                r.reasons.get(r.reasons.size() - 1));
+
+        // x1 = 2: P(IK) below the threshold: escalated before decoding, nothing generated.
+        HiddenBackend unsure = new HiddenBackend(tok.encode("The answer is 12.\n"), 2f);
+        Reasoner.Result routed = solveWithStates(tok, unsure, cfg, cal);
+        double low = 1.0 / (1.0 + Math.exp(-cal.probes.get("pik_logit").logit(
+                widen(HiddenBackend.state(unsure.scripted.promptLen - 1, 2f)))));
+        assertTrue(low < 0.15);
+        assertTrue(routed.routed);
+        assertEquals("escalate", routed.decision);
+        assertTrue(routed.calibrated);
+        assertNull(routed.answer);
+        assertTrue(routed.traces.isEmpty());
+        assertEquals(0, routed.tokensGenerated);
+        assertEquals(low, routed.pIK, 1e-15);
+        assertEquals(low, routed.pCorrect, 1e-15);
+        assertEquals(unsure.scripted.promptLen, unsure.position()); // only the prompt ran
+        assertEquals(Collections.singletonList(String.format(java.util.Locale.ROOT,
+                "routed before decoding: P(IK) %.2f < route threshold 0.15", low)), routed.reasons);
+
+        // Without the setting the same question is decoded; P(IK) is still reported, no route line.
+        cfg.routeBeforeDecode = false;
+        Reasoner.Result kept = solveWithStates(tok, new HiddenBackend(tok.encode("The answer is 12.\n"), 2f), cfg,
+                cal);
+        assertFalse(kept.routed);
+        assertEquals("12", kept.answer);
+        assertEquals(low, kept.pIK, 1e-15);
+        assertTrue(kept.reasons.get(kept.reasons.size() - 1).startsWith("P(correct) "));
+    }
+
+    @Test
+    public void toolStepsCarryNoStateAndNoAnswerFallsBackToTheLastOwnSteps() throws Exception {
+        Tokenizer tok = byteTokenizer();
+        Reasoner.Config cfg = new Reasoner.Config();
+        cfg.strategy = Reasoner.Strategy.GREEDY;
+        cfg.calculator = ArithmeticChecker.Calculator.COMPUTE;
+        HiddenBackend b = new HiddenBackend(tok.encode("12 - 7 = 2 apples."), 0f);
+        Reasoner.Result r = solveWithStates(tok, b, cfg, null);
+        int p = b.scripted.promptLen;
+        Reasoner.Trace t = r.traces.get(0);
+        assertEquals("12 - 7 = 5 apples.", t.text);
+        int tool = t.text.indexOf('5');
+        assertTrue(t.steps.get(tool).tool);
+        assertNull(t.steps.get(tool).hidden);
+        assertTrue(Arrays.equals(HiddenBackend.state(p - 1 + tool + 1, 0f), t.steps.get(tool + 1).hidden));
+        assertEquals("5", t.answer); // its last number: the answer span is the tool token, so the last 4 own steps
+        int n = t.steps.size();
+        float[] mean = new float[3];
+        for (int i = n - 4; i < n; i++) {
+            float[] s = HiddenBackend.state(p - 1 + i, 0f);
+            for (int k = 0; k < 3; k++) {
+                mean[k] += s[k];
+            }
+        }
+        for (int k = 0; k < 3; k++) {
+            mean[k] /= 4;
+        }
+        assertTrue(Arrays.equals(mean, t.answerState));
+        assertNull(r.pIK); // no calibrator
+
+        // A calibrator without the prompt probe and the route setting: said in the reasons.
+        cfg.routeBeforeDecode = true;
+        Calibrator plain = Calibrator.parse(String.format(CalibratorTest.CAL, "[]", "[]"), "c.json");
+        Reasoner.Result noProbe = solveWithStates(tok, new HiddenBackend(tok.encode("7"), 0f), cfg, plain);
+        assertEquals("not routed: the calibrator has no P(IK) probe (run `edgereason calibrate` on an artifact with "
+                + "hidden-state outputs)", noProbe.reasons.get(noProbe.reasons.size() - 1));
+
+        // A calibrator with probes on a model without hidden states: Python's error, not a guess.
+        try {
+            Reasoner.solve(new ScriptedBackend(tok.encode("7")), new Text(tok, null, false, null), "q", cfg,
+                    Answers.Kind.MATH, Collections.<String>emptyList(), ProbesTest.withProbes(), null);
+            fail();
+        } catch (ArtifactException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("reads the prompt hidden state, which this artifact "
+                    + "does not output"));
+        }
+    }
 }
