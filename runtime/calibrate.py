@@ -35,7 +35,7 @@ class Calibrator:
     metrics: held-out ECE, AUROC, accuracy, coverage at the threshold, sizes.
     probes: hidden-state probes by the feature their logit fills (`probes.PROBE_FEATURES`; one per such feature).
     route_threshold: route a question to the slow path before decoding when P(IK) is below this (0: never; chosen
-        on held-out data so that the fast path is right on at most `target_risk` of what it routes).
+        on held-out data so that it routes at most `target_risk` of the questions the fast path answers right).
     """
 
     features: list[str]
@@ -114,14 +114,17 @@ def _cv_possible(y: np.ndarray) -> bool:
 
 
 def choose_route_threshold(p_ik: np.ndarray, y: np.ndarray, target_risk: float) -> float:
-    """The highest P(IK) threshold below which the fast path was right on at most `target_risk` of the questions
-    (those are routed before decoding); 0.0 routes nothing."""
-    best = 0.0
-    for t in sorted(set(p_ik.tolist())):
-        routed = p_ik < t
-        if routed.any() and y[routed].mean() <= target_risk:
-            best = t
-    return float(best)
+    """The highest P(IK) threshold that routes (escalates before decoding) at most `target_risk` of the questions
+    the fast path answers right: routing then gives up at most that share of its right answers, whatever its
+    accuracy. 0.0 routes nothing. (A bound on the routed questions' own accuracy instead would route nearly
+    everything once the model is right on about `target_risk` of all questions.)"""
+    right = p_ik[y == 1]
+    allowed = int(np.floor(target_risk * len(right) + 1e-9))  # right answers it may route
+    if len(right) == 0:
+        return min(1.0, float(np.nextafter(p_ik.max(), np.inf))) if len(p_ik) else 0.0
+    if allowed >= len(right):
+        return 1.0
+    return float(np.sort(right)[allowed])  # below the (allowed+1)-th lowest right answer's P(IK)
 
 
 def fit(rows: Sequence[dict[str, float]], correct: Sequence[bool], *, features: Sequence[str], artifact_sha256: str,

@@ -139,3 +139,13 @@ def test_the_golden_probe_vectors_are_this_implementation():
         assert logits == pytest.approx(case["probe_logits"], abs=1e-12)
         assert cal.p_ik(states["prompt"]) == pytest.approx(case["p_ik"], abs=1e-12)
         assert cal.predict([case["features"] | logits])[0] == pytest.approx(case["p_correct"], abs=1e-12)
+
+
+def test_the_route_threshold_gives_up_at_most_the_target_share_of_right_answers():
+    p_ik = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] * 2)
+    y = np.array([0, 1, 0, 0, 1, 0, 1, 1, 1, 1] * 2, dtype=float)  # 12 right; their lowest P(IK): 0.1, 0.1, 0.4...
+    t = calibrate.choose_route_threshold(p_ik, y, 0.1)  # at most 1 of 12 right ones may be routed
+    assert t == 0.1 and ((p_ik < t) & (y == 1)).sum() == 0
+    t = calibrate.choose_route_threshold(p_ik, y, 0.25)  # 3 may be routed
+    assert t == 0.4 and ((p_ik < t) & (y == 1)).sum() == 2
+    assert calibrate.choose_route_threshold(p_ik, np.zeros(20), 0.1) > 0.9  # never right: route everything
