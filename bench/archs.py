@@ -45,21 +45,27 @@ class MatrixConfig:
 
 def parity(reference: backends.Backend, candidate: backends.Backend, prompt: Sequence[int],
            steps: int) -> dict:
-    """Prefill `prompt`, then `steps` greedy steps fed the reference's own tokens, logits compared."""
+    """Prefill `prompt`, then `steps` greedy steps fed the reference's own tokens, logits and the probes' hidden
+    state compared (the hidden state relative to its own largest magnitude; None when the candidate has none)."""
     reference.reset()
     candidate.reset()
     ref, cand = reference.prefill(prompt), candidate.prefill(prompt)
     max_diff, scale, agree, finite = 0.0, 0.0, 0, True
+    hidden_diff, hidden_scale = (0.0, 0.0) if candidate.has_hidden else (None, None)
     for i in range(steps + 1):
         finite &= bool(np.isfinite(cand).all())
         max_diff = max(max_diff, float(np.max(np.abs(ref - cand))))
         scale = max(scale, float(np.max(np.abs(ref))))
         agree += int(np.argmax(ref) == np.argmax(cand))
+        if hidden_diff is not None:
+            hidden_diff = max(hidden_diff, float(np.max(np.abs(reference.hidden - candidate.hidden))))
+            hidden_scale = max(hidden_scale, float(np.max(np.abs(reference.hidden))))
         if i < steps:
             token = int(np.argmax(ref))
             ref, cand = reference.step(token), candidate.step(token)
     return {"max_abs_diff": max_diff, "logit_absmax": scale, "rel_diff": max_diff / max(scale, 1e-12),
-            "greedy_agreement": agree / (steps + 1), "finite": finite}
+            "greedy_agreement": agree / (steps + 1), "finite": finite,
+            "hidden_rel_diff": None if hidden_diff is None else hidden_diff / max(hidden_scale, 1e-12)}
 
 
 def run_config(config_path: Path, work: Path, matrix: MatrixConfig,
@@ -119,4 +125,9 @@ def verdict(recipe: RecipeName, row: dict) -> str:
         return "failed: non-finite logits"
     if recipe is RecipeName.FP32 and row["rel_diff"] > FP32_RTOL:
         return f"failed: fp32 logits differ by {row['rel_diff']:.2e} of their range (> {FP32_RTOL:g})"
+    if row.get("hidden_rel_diff") is None:
+        return "failed: no hidden-state output (the probes read it)"
+    if recipe is RecipeName.FP32 and row["hidden_rel_diff"] > FP32_RTOL:
+        return (f"failed: fp32 hidden state differs by {row['hidden_rel_diff']:.2e} of its range (> {FP32_RTOL:g}): "
+                "not the layer eager reads")
     return "ok"

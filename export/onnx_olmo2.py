@@ -56,6 +56,8 @@ def olmo2_class():
 
         def make_layer(self, layer_id, layer):
             x = self._residual(layer_id, "attention")
+            if layer_id in self.aux_hidden_state_layers:  # the residual stream entering this block (the probes')
+                self.aux_hidden_state_taps[layer_id] = (x, self.io_dtype)
             self.make_attention(layer_id, layer.self_attn, root_input=x)
             self._post_norm(layer_id, layer.post_attention_layernorm, "post_attention", x)
             h = self._residual(layer_id, "mlp")

@@ -62,6 +62,7 @@ def test_every_format_and_recipe_exports_with_fp32_parity(name, matrix_rows):
         if row["recipe"] == "fp32":
             assert row["rel_diff"] <= FP32_RTOL and row["greedy_agreement"] == 1.0, where
             assert row["kld_mean"] < 1e-6 and row["top1_agreement"] == 1.0, where
+            assert row["hidden_rel_diff"] <= FP32_RTOL, where  # the probes' layer, as transformers numbers it
         else:  # int4 of random weights: near-flat logits, so only "not broken" is asserted
             assert row["greedy_agreement"] > 0 and row["max_abs_diff"] < row["logit_absmax"], where
 

@@ -393,7 +393,8 @@ def archs_matrix(
                Column("vocab", "vocab"), Column("mlp", "MLP width"), Column("format", "format"),
                Column("recipe", "recipe"),
                Column("max_abs_diff", "max |Δ logit|", num(6)), Column("rel_diff", "rel. to max |logit|", num(7)),
-               Column("greedy_agreement", "greedy agree", num(3)), Column("kld_mean", "gate KL", num(5)),
+               Column("greedy_agreement", "greedy agree", num(3)),
+               Column("hidden_rel_diff", "hidden Δ (rel.)", num(7)), Column("kld_mean", "gate KL", num(5)),
                Column("top1_agreement", "gate top-1", num(4)), Column("size_mib", "MiB", num(1)),
                Column("export_s", "export s", num(1)), Column("status", "status")]
     title = (f"Architecture matrix: seeded random weights, {layers or 'all'} layers, "
