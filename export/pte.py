@@ -10,6 +10,7 @@ OLMo-2 is rewired by `pte_olmo2`.
 import contextlib
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from edgereason.artifact import IOInfo, probe_layer
@@ -146,22 +147,17 @@ def export_pte(hf_dir: Path, out_dir: Path, recipe: Recipe, config: dict, *, max
 
 
 @contextlib.contextmanager
-def _hidden_output(layer: int):
-    """While active, export_llama's eager model also returns the residual stream entering decoder `layer` at the
-    last position, as a second program output (the hidden-state probes read it; output 0 stays the logits, so
-    ExecuTorch's own runners run the program unchanged). Hooks, not a wrapper module: the source transforms walk
-    the model as built."""
+def on_model_built(transform) -> Iterator[None]:
+    """While active, export_llama calls `transform(model)` on its eager model right after building it, before
+    quantization and the source transforms (export_llm keeps the model between the two; the one private function
+    we wrap, pinned ExecuTorch 1.5.1)."""
     from executorch.examples.models.llama import export_llama_lib
 
     original = export_llama_lib._load_llama_model
 
     def load(llm_config):
         manager = original(llm_config)
-        model = manager.model
-        seen: dict = {}
-        # a block returns (h, attention options); h[:, -1] is the last position's stream leaving it
-        model.layers[layer - 1].register_forward_hook(lambda module, args, out: seen.__setitem__("h", out[0][:, -1]))
-        model.register_forward_hook(lambda module, args, out: (out, seen.pop("h")))
+        transform(manager.model)
         return manager
 
     export_llama_lib._load_llama_model = load
@@ -169,6 +165,20 @@ def _hidden_output(layer: int):
         yield
     finally:
         export_llama_lib._load_llama_model = original
+
+
+def _hidden_output(layer: int):
+    """The eager model also returns the residual stream entering decoder `layer` at the last position, as a second
+    program output (the hidden-state probes read it; output 0 stays the logits, so ExecuTorch's own runners run
+    the program unchanged). Hooks, not a wrapper module: the source transforms walk the model as built."""
+
+    def add_output(model) -> None:
+        seen: dict = {}
+        # a block returns (h, attention options); h[:, -1] is the last position's stream leaving it
+        model.layers[layer - 1].register_forward_hook(lambda module, args, out: seen.__setitem__("h", out[0][:, -1]))
+        model.register_forward_hook(lambda module, args, out: (out, seen.pop("h")))
+
+    return on_model_built(add_output)
 
 
 def _architecture(config: dict, state: dict):

@@ -10,9 +10,6 @@ for any Llama. The norms are ExecuTorch's own RMSNorm, so the graph is the same 
     q   = q_norm(wq(x)), k = k_norm(wk(x))           (RMSNorm over all heads, then RoPE)
 """
 
-import contextlib
-from collections.abc import Iterator
-
 from torch import nn
 
 
@@ -49,20 +46,8 @@ def to_olmo2(model: nn.Module, state: dict, eps: float) -> None:
         block.feed_forward = nn.Sequential(block.feed_forward, _norm(state[f"layers.{i}.post_ffn_norm.weight"], eps))
 
 
-@contextlib.contextmanager
-def olmo2_model(state: dict, eps: float) -> Iterator[None]:
+def olmo2_model(state: dict, eps: float):
     """While active, export_llama builds its eager model and then rewires it to OLMo-2."""
-    from executorch.examples.models.llama import export_llama_lib
+    from .pte import on_model_built
 
-    original = export_llama_lib._load_llama_model
-
-    def load(llm_config):
-        manager = original(llm_config)
-        to_olmo2(manager.model, state, eps)
-        return manager
-
-    export_llama_lib._load_llama_model = load
-    try:
-        yield
-    finally:
-        export_llama_lib._load_llama_model = original
+    return on_model_built(lambda model: to_olmo2(model, state, eps))

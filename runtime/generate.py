@@ -91,12 +91,9 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
     stops = set(backend.info.eos_ids if stop_ids is None else stop_ids)
     trace = confidence if confidence is not None else TraceConfidence()
     start = time.perf_counter()
-    keep = min(backend.common_prefix(prompt_ids), len(prompt_ids) - 1) if reuse_prefix else 0
-    if keep > 0:
-        backend.rewind(keep)  # at least one prompt token is run, for the logits of the next
-    else:
+    if not reuse_prefix:
         backend.reset()
-    logits = backend.prefill(prompt_ids[keep:])
+    logits = backend.prefill_reusing(prompt_ids)
     hidden = backend.hidden  # read now: an exit policy's probe runs the backend before the next step
     index = 0
     while index < max_new_tokens:

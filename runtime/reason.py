@@ -235,12 +235,7 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
 
 def _prompt_state(backend: Backend, prompt: list[int]) -> np.ndarray | None:
     """Prefill the prompt (reusing the cached prefix, as `generate` will) and read the last token's hidden state."""
-    keep = min(backend.common_prefix(prompt), len(prompt) - 1)
-    if keep > 0:
-        backend.rewind(keep)
-    else:
-        backend.reset()
-    backend.prefill(prompt[keep:])
+    backend.prefill_reusing(prompt)
     return backend.hidden
 
 

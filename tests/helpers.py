@@ -55,3 +55,17 @@ def scripted_backend(script: list[int], *, prompt_len: int, vocab_size: int = 49
             return logits
 
     return Scripted()
+
+
+def constant_pik_calibrator(width: int, artifact_sha256: str, *, pik_logit: float, route_threshold: float):
+    """A greedy calibrator whose P(IK) probe gives every prompt the same logit (zero weights, that bias) and whose
+    P(correct) is that logit's sigmoid: routing decided by `route_threshold` alone."""
+    from edgereason.runtime import calibrate
+
+    probe = {"state": "prompt", "mean": [0.0] * width, "scale": [1.0] * width, "weights": [0.0] * width,
+             "bias": pik_logit, "l2": 1.0}
+    return calibrate.check_calibrator({
+        "features": ["mean_conf", "pik_logit"], "mean": [0.0, 0.0], "scale": [1.0, 1.0], "weights": [0.0, 1.0],
+        "bias": 0.0, "threshold": 0.5, "target_risk": 0.1, "artifact_sha256": artifact_sha256,
+        "strategy": "greedy", "probes": {"pik_logit": probe}, "route_threshold": route_threshold, "version": 1},
+        "test")

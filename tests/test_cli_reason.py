@@ -4,7 +4,7 @@ import shutil
 import subprocess
 
 import pytest
-from helpers import EDGEREASON, assert_one_line_error, cli
+from helpers import EDGEREASON, assert_one_line_error, cli, constant_pik_calibrator
 
 from edgereason.quant.recipes import Format, RecipeName
 from edgereason.runtime import calibrate, open_model
@@ -105,13 +105,8 @@ def test_solve_routes_before_decoding_with_a_p_ik_probe(roomy, tmp_path):
     shutil.copytree(roomy, folder)
     model = open_model(folder)
     model.backend.prefill([1, 2])
-    size = len(model.backend.hidden)  # tiny-random's width
-    probe = {"state": "prompt", "mean": [0.0] * size, "scale": [1.0] * size, "weights": [0.0] * size,
-             "bias": -6.0, "l2": 1.0}
-    cal = calibrate.check_calibrator({
-        "features": ["mean_conf", "pik_logit"], "mean": [0.0, 0.0], "scale": [1.0, 1.0], "weights": [0.0, 1.0],
-        "bias": 0.0, "threshold": 0.5, "target_risk": 0.1, "artifact_sha256": model.model_sha256,
-        "strategy": "greedy", "probes": {"pik_logit": probe}, "route_threshold": 0.05, "version": 1}, "test")
+    cal = constant_pik_calibrator(len(model.backend.hidden), model.model_sha256, pik_logit=-6.0,
+                                  route_threshold=0.05)
     cal.save(folder)
     args = ("solve", str(folder), "What is 2 + 3?", "--strategy", "greedy", "--max-new-tokens", "6", "--shots", "none")
     proc = cli(*args, "--route-before-decode")

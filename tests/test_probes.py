@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import golden_folder
+from helpers import constant_pik_calibrator, golden_folder
 
 from edgereason import schema
 from edgereason.errors import UsageError
@@ -107,13 +107,7 @@ def test_solve_reads_the_states_and_routes_before_decoding(roomy):
                                                                                    max_new_tokens=6))
     hidden = first.states["prompt"]
     assert hidden is not None and first.states["answer"] is not None and first.p_ik is None
-    size = len(hidden)
-    probe = {"state": "prompt", "mean": [0.0] * size, "scale": [1.0] * size, "weights": [0.0] * size,
-             "bias": -8.0, "l2": 1.0}
-    cal = calibrate.check_calibrator({
-        "features": ["mean_conf", "pik_logit"], "mean": [0.0, 0.0], "scale": [1.0, 1.0], "weights": [0.0, 1.0],
-        "bias": 0.0, "threshold": 0.5, "target_risk": 0.1, "artifact_sha256": model.model_sha256,
-        "strategy": "greedy", "probes": {"pik_logit": probe}, "route_threshold": 0.01, "version": 1}, "test")
+    cal = constant_pik_calibrator(len(hidden), model.model_sha256, pik_logit=-8.0, route_threshold=0.01)
     config = SolveConfig(strategy=Strategy.GREEDY, max_new_tokens=6, route_before_decode=True)
     routed = solve(model.backend, model.text, "What is 2 + 3?", config=config, calibrator=cal)
     assert routed.routed and routed.tokens_generated == 0 and routed.traces == [] and routed.decision == "escalate"

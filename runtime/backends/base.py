@@ -104,6 +104,16 @@ class Backend(ABC):
             n += 1
         return n
 
+    def prefill_reusing(self, tokens: Sequence[int]) -> np.ndarray:
+        """`prefill` a whole prompt, keeping the part the cache already holds (a shared system prompt and few-shot
+        turns, or the previous trace's prompt); at least its last token is run, for the logits of the next."""
+        keep = min(self.common_prefix(tokens), len(tokens) - 1)
+        if keep > 0:
+            self.rewind(keep)
+        else:
+            self.reset()
+        return self.prefill(tokens[keep:])
+
     def score(self, tokens: Sequence[int]) -> np.ndarray:
         """Logits at every position of `tokens` from an empty cache, [T, V] (for the accuracy gate).
 
