@@ -255,6 +255,15 @@ def shots_for(task: str, *, num_shots: int = 2, digits: tuple[int, int] | None =
     raise UsageError(f"unknown shots '{task}': use builtin, gsm8k, arc-easy or none")
 
 
+def calibrated_shots(calibrator, task: str | None, *, multiple_choice: bool) -> list[tuple[str, str]]:
+    """The few-shot turns of a solve: `task`'s if given, else those the calibrator was fitted with (its P(correct)
+    holds on that prompt only), else gsm8k's (arc-easy's for a multiple-choice question)."""
+    metrics = calibrator.metrics if calibrator is not None else {}
+    name = task or metrics.get("shots") or ("arc-easy" if multiple_choice else "gsm8k")
+    digits = parse_digits(str(metrics["digits"])) if not task and metrics.get("digits") else None
+    return shots_for(str(name), digits=digits)
+
+
 def _clean_gsm8k(solution: str) -> str:
     """GSM8K's calculator notes (<<48/2=24>>) removed and `#### n` said as 'The answer is n.'."""
     body, _, final = solution.rpartition("####")

@@ -57,6 +57,15 @@ def step_signals(logits: np.ndarray, token: int, *, top_k: int = DEFAULT_TOP_K) 
     )
 
 
+def top_logprobs(logits: np.ndarray, n: int, log_z: float) -> tuple[tuple[int, float], ...]:
+    """The n most likely tokens and their log-probabilities, most likely first (lowest id on ties), from the logits
+    *before* sampling: what an OpenAI client's `logprobs` asks for, as llama.cpp's server reports them. `log_z` is
+    the step's log normalizer (`step_signals`'s, so the chosen token's entry equals its `logprob`)."""
+    from .sampling import candidates
+
+    return tuple((int(i), float(logits[i]) - log_z) for i in candidates(logits, n)[:n])
+
+
 _GROUPS = 1024
 
 

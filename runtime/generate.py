@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .backends.base import Backend
-from .confidence import StepSignals, TraceConfidence, step_signals
+from .confidence import StepSignals, TraceConfidence, step_signals, top_logprobs
 from .sampling import Sampler, greedy
 
 if TYPE_CHECKING:
@@ -38,6 +38,8 @@ class Step:
             TOOL_SIGNALS and the trace's confidence does not count it.
         hidden: the backend's hidden state that predicted this token (`Backend.hidden`; the first step's is the
             last prompt token's), or None (a tool step, or a model without that output).
+        top: the `top_logprobs` most likely (token id, log-prob) of that distribution, before sampling (empty unless
+            asked for; a tool step's is empty).
     """
 
     index: int
@@ -48,6 +50,7 @@ class Step:
     finish_reason: str | None = None
     tool: bool = False
     hidden: "np.ndarray | None" = field(default=None, repr=False, compare=False)
+    top: tuple[tuple[int, float], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def logprob(self) -> float:
@@ -61,7 +64,7 @@ ExitPolicy = Callable[[Step, TraceConfidence], bool]
 def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = greedy, max_new_tokens: int = 256,
              stop_ids: Sequence[int] | None = None, exit_policy: ExitPolicy | None = None,
              confidence: TraceConfidence | None = None, reuse_prefix: bool = True,
-             arithmetic: "ArithmeticChecker | None" = None) -> Iterator[Step]:
+             arithmetic: "ArithmeticChecker | None" = None, top_logprobs_n: int = 0) -> Iterator[Step]:
     """Prefill `prompt_ids`, then decode until eos, `max_new_tokens` or the policy.
 
     Args:
@@ -81,6 +84,7 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
             is fed in one prefill as tool steps (the model's own token is drawn, then replaced, so a
             sampler's random stream is the same with and without the calculator). The checker's
             `finish` is called when the trace ends.
+        top_logprobs_n: how many of the most likely tokens, with their log-probs, each model step carries (Step.top).
 
     Yields:
         One Step per token; the eos token itself is yielded with finish_reason "stop".
@@ -119,7 +123,9 @@ def generate(backend: Backend, prompt_ids: Sequence[int], *, sampler: Sampler = 
             hidden = backend.hidden
             continue
         signals = step_signals(logits, token)
-        step = Step(index, token, signals, trace.update(signals), (time.perf_counter() - start) * 1e3, hidden=hidden)
+        step = Step(index, token, signals, trace.update(signals), (time.perf_counter() - start) * 1e3, hidden=hidden,
+                    top=top_logprobs(logits, top_logprobs_n, float(logits[token]) - signals.logprob)
+                    if top_logprobs_n else ())
         if arithmetic is not None:
             arithmetic.push(token)
         if token in stops:

@@ -1,6 +1,6 @@
 """`edgereason`: a thin typer app. Each command parses options, calls one library function, renders.
 
-Commands live in `cli.export` (models, export, inspect), `cli.reason` (run, solve, calibrate) and
+Commands live in `cli.export` (models, export, inspect), `cli.reason` (run, solve, calibrate), `cli.serve` and
 `cli.bench` (bench speed, quality, reason).
 
 Errors: an `EdgeReasonError` becomes one line on stderr and its exit code (2 for the user's
@@ -146,3 +146,4 @@ from edgereason.cli import bench as _bench_commands  # noqa: E402,F401
 from edgereason.cli import export as _export_commands  # noqa: E402,F401  (registers commands)
 from edgereason.cli import native as _native_commands  # noqa: E402,F401
 from edgereason.cli import reason as _reason_commands  # noqa: E402,F401
+from edgereason.cli import serve as _serve_commands  # noqa: E402,F401

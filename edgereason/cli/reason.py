@@ -13,6 +13,7 @@ from rich.text import Text as RichText
 
 from edgereason.cli import app, console, handle_errors, out, positive
 from edgereason.errors import UsageError
+from edgereason.runtime.escalate import DEFAULT_TIMEOUT_S
 from edgereason.runtime.reason import ExitConfig, SolveConfig
 
 # Option defaults come from the dataclasses: one place for each default.
@@ -218,6 +219,32 @@ MaxNew = Annotated[int, typer.Option(help="Token budget per trace")]
 AbortThreshold = Annotated[float, typer.Option(help="Group-confidence floor (mean -log p of the top-20, 32 tokens)")]
 Abort = Annotated[bool, typer.Option("--abort/--no-abort", help="Abort traces below --abort-threshold")]
 Probe = Annotated[bool, typer.Option("--probe/--no-probe", help="Stop once a newline probe finds the answer settled")]
+EscalateTo = Annotated[str | None, typer.Option(help="An OpenAI-compatible server (llama-server, vLLM, Ollama, "
+                                                    "`edgereason serve`) that answers when the decision is escalate; "
+                                                    "its key from EDGEREASON_ESCALATE_API_KEY")]
+EscalateModel = Annotated[str | None, typer.Option(help="The slow path's model (default: the first it lists)")]
+EscalateTimeout = Annotated[float, typer.Option(help="Seconds to wait for the slow path's reply")]
+
+
+def slow_path(url: str | None, model: str | None, timeout: float, max_tokens: int):
+    """The --escalate-to slow path (checked before any model loads), or None."""
+    import os
+
+    from edgereason.errors import SettingError
+    from edgereason.runtime.escalate import SlowPath
+
+    if url is None:
+        if model is not None:
+            raise UsageError("--escalate-model needs --escalate-to URL")
+        return None
+    try:
+        return SlowPath(url=url, model=model, timeout=timeout, max_tokens=max_tokens,
+                        api_key=os.environ.get("EDGEREASON_ESCALATE_API_KEY") or None)
+    except SettingError as e:
+        raise UsageError(e.render({"url": "--escalate-to", "model": "--escalate-model",
+                                   "timeout": "--escalate-timeout", "max_tokens": "--max-new-tokens"})) from None
+
+
 Digits = Annotated[str | None, typer.Option(help="Built-in suite only: numbers of LO-HI digits (e.g. 2-4), where "
                                                  "arithmetic slips show; a seed space of its own")]
 
@@ -250,13 +277,23 @@ def solve(
     route_before_decode: Annotated[bool, typer.Option(help="Escalate before decoding when the calibrator's P(IK) "
                                                            "is below its route threshold")] = (
         SOLVE.route_before_decode),
+    escalate_to: EscalateTo = None,
+    escalate_model: EscalateModel = None,
+    escalate_timeout: EscalateTimeout = DEFAULT_TIMEOUT_S,
     threads: Threads = None,
 ) -> None:
-    """Answer a reasoning question: answer, P(correct), accept/escalate and why, traces, tokens, time."""
-    from edgereason.bench.tasks import parse_digits, shots_for
+    """Answer a reasoning question: answer, P(correct), accept/escalate and why, traces, tokens, time.
+
+    With --escalate-to, an "escalate" decision sends the question (the same prompt) to that OpenAI-compatible
+    server and its answer is the result. Exit codes: 0 answered (by the fast path, or the slow one when it was
+    needed), 3 escalation was needed but the slow path gave nothing (down, refused, timed out, garbage): the
+    fast answer is printed, marked so; 2 usage errors; 1 internal failures."""
+    from edgereason.bench.tasks import calibrated_shots
     from edgereason.runtime import open_model
     from edgereason.runtime.answers import LETTERS, MAX_CHOICES, AnswerKind
     from edgereason.runtime.arith import Calculator
+    from edgereason.runtime.escalate import escalate
+    from edgereason.runtime.reason import messages_for
     from edgereason.runtime.reason import solve as solve_question
 
     text_in = read_prompt(question)
@@ -267,26 +304,39 @@ def solve(
     config = _solve_config(strategy, max_traces, max_new_tokens, temperature, top_k, seed, abort, abort_threshold,
                            probe, probe_threshold, probe_patience, vote_early_stop, calculator, arith_abort,
                            route_before_decode)
+    slow = slow_path(escalate_to, escalate_model, escalate_timeout, max_new_tokens)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     kind = AnswerKind.CHOICE if choices else AnswerKind.MATH
     shown = tuple(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices or []))
     calibrator = model.calibrator(config.strategy.value)
-    shot_task = shots or (calibrator.metrics.get("shots") if calibrator else None) or (
-        "arc-easy" if choices else "gsm8k")
-    shot_digits = parse_digits(str(calibrator.metrics["digits"])) if (
-        calibrator and not shots and calibrator.metrics.get("digits")) else None
+    shot_turns = calibrated_shots(calibrator, shots, multiple_choice=bool(choices))
     with console.status(f"solving ({config.strategy.value})"):
         result = solve_question(model.backend, model.text, text_in, config=config, kind=kind, choices=shown,
-                                shots=shots_for(str(shot_task), digits=shot_digits), calibrator=calibrator)
+                                shots=shot_turns, calibrator=calibrator)
+    cascade = None
+    if slow is not None and result.decision == "escalate":
+        with console.status(f"escalating to {slow.base}"):
+            cascade = escalate(slow, result, messages_for(text_in, kind=kind, choices=shown, shots=shot_turns),
+                               kind=kind, num_choices=len(shown))
+        if cascade.failed:
+            console.print(f"[yellow]warning:[/yellow] slow path unavailable ({cascade.slow_error}): the fast answer "
+                          "is kept", soft_wrap=True)
     colour = "green" if result.decision == "accept" else "yellow"
     table = Table(show_header=False, title=f"{folder.name}: {config.strategy.value}")
     table.add_column("field")
     table.add_column("value", overflow="fold")
-    table.add_row("answer", str(result.answer))
+    table.add_row("answer", str(cascade.answer if cascade else result.answer)
+                  + (f" (slow path; fast path: {result.answer})" if cascade and cascade.slow else ""))
     table.add_row("P(correct)", f"{result.p_correct:.2f}" + ("" if result.calibrated else " (uncalibrated)"))
     if result.p_ik is not None:
         table.add_row("P(IK)", f"{result.p_ik:.2f} (hidden-state probe on the prompt, before decoding)")
-    table.add_row("decision", f"[{colour}]{result.decision}[/{colour}]: " + "; ".join(result.reasons))
+    table.add_row("decision", f"[{colour}]{cascade.decision if cascade else result.decision}[/{colour}]: "
+                  + "; ".join(result.reasons))
+    if cascade is not None and cascade.slow is not None:
+        s = cascade.slow
+        table.add_row("slow path", f"{s.model} at {slow.base}: answer {s.answer}, "
+                                   f"{s.completion_tokens if s.completion_tokens is not None else '?'} tok, "
+                                   f"{s.seconds:.1f} s")
     table.add_row("traces", "\n".join(
         f"{i + 1}: answer {t.answer}, {len(t.token_ids)} tok, {t.finish_reason}"
         + (" (aborted)" if t.aborted else "") + (" (answer settled by probe)" if t.settled else "")
@@ -298,11 +348,17 @@ def solve(
     tool = sum(t.tool_tokens for t in result.traces)
     table.add_row("tokens", f"{result.tokens_generated} generated ({tool} by the calculator) + "
                             f"{result.probe_tokens} in probes")
-    table.add_row("time", f"{result.seconds:.1f} s")
+    table.add_row("time", f"{result.seconds:.1f} s" + (f" (fast) + {cascade.slow.seconds:.1f} s (slow)"
+                                                      if cascade and cascade.slow else ""))
     out.print(table)
     if result.traces:
         last = result.traces[-1]
         out.print(RichText("last trace: ", style="dim") + highlight(last.text, last.statements), soft_wrap=True)
+    if cascade is not None and cascade.failed:
+        raise typer.Exit(ESCALATION_FAILED)
+
+
+ESCALATION_FAILED = 3  # solve's exit code: escalation was needed, the slow path gave nothing, the fast answer stands
 
 
 def _problems_progress(description: str, total: int) -> tuple[Progress, int]:

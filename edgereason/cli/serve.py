@@ -1,0 +1,108 @@
+"""`edgereason serve`: an artifact behind an OpenAI-compatible HTTP API (runtime/serve)."""
+
+import ipaddress
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgereason.cli import app, console, handle_errors, positive
+from edgereason.cli.reason import EscalateModel, EscalateTimeout, EscalateTo, slow_path
+from edgereason.errors import UsageError
+from edgereason.runtime.escalate import DEFAULT_TIMEOUT_S
+from edgereason.runtime.reason import SolveConfig
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the model loads' end is announced (port 0: any free port)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise UsageError(f"--host {host}: cannot resolve it ({e.strerror}): give an IP address or a host name") from e
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port} ({e.strerror}): pick another --port or --host") from e
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+@app.command("serve")
+@handle_errors
+def serve(
+    folder: Annotated[Path, typer.Argument(help="An artifact folder made by `edgereason export`")],
+    host: Annotated[str, typer.Option(help="Address to listen on; anything but loopback needs --api-key or "
+                                           "--insecure")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0: any free one, printed)")] = 8080,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for the runtime")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="EDGEREASON_API_KEY", show_envvar=True,
+                                                help="Require Authorization: Bearer KEY on /v1 and /metrics")] = None,
+    insecure: Annotated[bool, typer.Option(help="Allow a non-loopback --host without --api-key")] = False,
+    max_queue: Annotated[int, typer.Option(help="Requests that may wait for the model; more get 503 + "
+                                                "Retry-After")] = 16,
+    escalate_to: EscalateTo = None,
+    escalate_model: EscalateModel = None,
+    escalate_timeout: EscalateTimeout = DEFAULT_TIMEOUT_S,
+    drain_timeout: Annotated[float, typer.Option(help="On SIGTERM, seconds to let running requests "
+                                                      "finish")] = 30.0,
+) -> None:
+    """Serve an artifact over the OpenAI API (chat and text completions, streaming, logprobs) with edgereason's
+    confidence in every reply, solve requests with their accept/escalate decision, /health and /metrics.
+
+    SIGTERM (or Ctrl-C) stops accepting, lets running requests finish (--drain-timeout) and exits 0."""
+    import uvicorn
+
+    from edgereason.runtime import open_model
+    from edgereason.runtime.serve import build
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be in 0..65535, got {port}")
+    positive(max_queue, "--max-queue")
+    if not is_loopback(host) and api_key is None and not insecure:
+        raise UsageError(f"--host {host} is reachable from other machines: give --api-key KEY (or set "
+                         "EDGEREASON_API_KEY), or pass --insecure to serve it open")
+    if api_key is not None and not api_key.strip():
+        raise UsageError("--api-key is empty: give a key, or leave it out on loopback")
+    slow = slow_path(escalate_to, escalate_model, escalate_timeout, SolveConfig().max_new_tokens)
+    sock = bind(host, port)
+    with console.status(f"loading {folder}"):
+        model = open_model(folder, num_threads=positive(threads, "--threads"))
+        server, asgi = build(model, max_queue=max_queue, api_key=api_key, slow=slow)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving {server.model_id} on http://{shown}:{bound}/v1 (OpenAI-compatible; /health, /metrics)",
+          flush=True)
+    config = uvicorn.Config(asgi, log_level="warning", lifespan="off", timeout_graceful_shutdown=drain_timeout,
+                            access_log=False)
+    # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal to the handler it found: make that a no-op so
+    # a drained server exits 0 (handle_errors' SIGTERM handler would turn it into exit 143).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    start = time.monotonic()
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        server.engine.shutdown()
+        sock.close()
+    console.print(f"[dim]stopped after {time.monotonic() - start:.0f} s[/dim]")
+    sys.stdout.flush()
