@@ -153,3 +153,51 @@ def auroc_bars(rows: Sequence[dict]) -> plt.Figure:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def serve_figure(overhead: Sequence[dict], load: dict | None) -> plt.Figure:
+    """Left: decode tok/s and TTFT in-process vs through the server. Right: the load test's latency distribution."""
+    fig, axes = plt.subplots(1, 3 if load else 2, figsize=(12 if load else 8, 3.6))
+    names = [r["path"] for r in overhead]
+    axes[0].bar(names, [r["decode_tps"] for r in overhead], color=["#4c72b0", "#dd8452"])
+    axes[0].set_ylabel("decode tok/s (median)")
+    axes[1].bar(names, [r["ttft_ms"] for r in overhead], color=["#4c72b0", "#dd8452"])
+    axes[1].set_ylabel("TTFT ms (median)")
+    if load:
+        lat = np.sort(np.asarray(load["latencies"]))
+        axes[2].plot(lat, np.arange(1, len(lat) + 1) / max(len(lat), 1), color="#55a868")
+        axes[2].set_xlabel("request latency, s")
+        axes[2].set_ylabel("share of requests")
+        axes[2].set_title(f"{load['clients']} clients: p50 {load['latency_p50_s']:.2f} s, "
+                          f"p99 {load['latency_p99_s']:.2f} s", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def cascade_curves(runs: Mapping[str, dict]) -> plt.Figure:
+    """Accuracy against the share escalated, per run: the cascade as the accept threshold sweeps P(correct) (solid),
+    random routing at the same share (dashed: (1 − r)·fast + r·slow), always-fast (circle), always-slow (square)
+    and the run's own decisions (star). `runs`: name -> `bench.cascade.cascade`'s result."""
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    for name, result in runs.items():
+        curve, points = result["curve"], result["points"]
+        line, = ax.plot([c["escalated"] for c in curve], [c["accuracy"] for c in curve], "-", lw=1.5,
+                        label=f"{name}: cascade")
+        colour = line.get_color()
+        fast, slow = points["always fast"], points["always slow"]
+        ax.plot([0, 1], [fast["accuracy"], slow["accuracy"]], "--", lw=1, color=colour,
+                label=f"{name}: random routing")
+        ax.scatter([0], [fast["accuracy"]], marker="o", s=45, color=colour, zorder=3)
+        ax.scatter([1], [slow["accuracy"]], marker="s", s=45, color=colour, zorder=3)
+        d = points["decisions"]
+        ax.scatter([d["escalated"]], [d["accuracy"]], marker="*", s=180, color=colour, edgecolor="k", zorder=4,
+                   label=f"{name}: its decisions ({d['escalated']:.0%} escalated)")
+    ax.set_xlabel("share escalated to the slow path (o: always fast, □: always slow)")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title("Cascade: escalate when P(correct) < t, against random routing")
+    fig.tight_layout()
+    return fig

@@ -5,9 +5,9 @@ import httpx2
 import openai
 import pytest
 from helpers import assert_one_line_error, cli
-from serving import served
 from slow_servers import REPLY, dead_url, slow_server
 
+from edgereason.bench.serving import launched as served
 from edgereason.errors import SettingError
 from edgereason.quant.recipes import Format, RecipeName
 from edgereason.runtime import open_model

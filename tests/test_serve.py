@@ -14,8 +14,8 @@ import httpx2
 import openai
 import pytest
 from helpers import assert_one_line_error, cli
-from serving import served
 
+from edgereason.bench.serving import launched as served
 from edgereason.quant.recipes import Format, RecipeName
 from edgereason.runtime import generate, open_model
 

@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from edgereason.cli import app, console, handle_errors, positive
+from edgereason.cli import app, console, handle_errors, out, positive
+from edgereason.cli.bench import _print_table, _warn_if_busy, bench_app
 from edgereason.cli.reason import EscalateModel, EscalateTimeout, EscalateTo, slow_path
 from edgereason.errors import UsageError
 from edgereason.runtime.escalate import DEFAULT_TIMEOUT_S
@@ -37,6 +38,9 @@ def bind(host: str, port: int) -> socket.socket:
     family, _, _, _, address = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: without it a keep-alive reply written in two pieces waits ~40 ms for the
+    # client's delayed ACK (Nagle), on every request after the first.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind(address)
     except OSError as e:
@@ -106,3 +110,74 @@ def serve(
         sock.close()
     console.print(f"[dim]stopped after {time.monotonic() - start:.0f} s[/dim]")
     sys.stdout.flush()
+
+
+@bench_app.command("serve")
+@handle_errors
+def bench_serve(
+    folder: Annotated[Path, typer.Argument(help="An artifact folder made by `edgereason export`")],
+    rounds: Annotated[int, typer.Option(help="Interleaved rounds of the overhead comparison")] = 5,
+    max_tokens: Annotated[int, typer.Option(help="Tokens per reply in the overhead rounds")] = 128,
+    clients: Annotated[int, typer.Option(help="Concurrent streaming clients in the load test (0: skip it)")] = 8,
+    requests: Annotated[int, typer.Option(help="Requests per client in the load test")] = 20,
+    load_tokens: Annotated[int, typer.Option(help="Tokens per reply in the load test")] = 32,
+    threads: Annotated[int, typer.Option(help="CPU threads, the same in-process and in the server")] = 1,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parent of the report folder")] = Path(
+        "bench-results"),
+) -> None:
+    """Server overhead (decode tok/s and TTFT through `edgereason serve` + the openai client vs in-process, same
+    artifact, interleaved, medians) and load (concurrent streaming clients: errors, p50/p99 latency, tok/s)."""
+    import openai
+    from rich.progress import Progress
+
+    from edgereason.bench import machine, plots, serving
+    from edgereason.bench.report import Column, Report, check_output, num, pct
+    from edgereason.runtime import open_model
+
+    for value, flag in ((rounds, "--rounds"), (max_tokens, "--max-tokens"), (requests, "--requests"),
+                        (load_tokens, "--load-tokens"), (threads, "--threads")):
+        positive(value, flag)
+    if clients < 0:
+        raise UsageError(f"--clients must be >= 0, got {clients}")
+    check_output(output)
+    _warn_if_busy(threads)
+    model = open_model(folder, num_threads=threads)
+    facts = machine.facts(threads)
+    with serving.launched(folder, "--threads", str(threads), "--max-queue", str(max(16, clients))) as server, \
+            Progress(console=console) as bar:
+        client = openai.OpenAI(base_url=server.v1, api_key="-", max_retries=0, timeout=600)
+        serving.through_server(client, server.model, serving.PROMPT, 8)  # warm both paths once
+        serving.in_process(model, serving.PROMPT, 8)
+        job = bar.add_task("overhead rounds", total=rounds)
+        over = serving.overhead(model, client, server.model, rounds=rounds, max_tokens=max_tokens,
+                                on_round=lambda: bar.advance(job))
+        loaded = None
+        if clients:
+            job = bar.add_task(f"load: {clients} clients x {requests}", total=clients * requests)
+            loaded = serving.load(server.url, server.model, clients=clients, requests=requests,
+                                  max_tokens=load_tokens, on_request=lambda: bar.advance(job))
+    title = f"Server: {folder.name}, {threads} thread{'s' if threads != 1 else ''}"
+    report = Report(output, title, facts)
+    columns = [Column("path", "path"), Column("tokens", "tokens"), Column("ttft_ms", "TTFT ms", num(1)),
+               Column("decode_tps", "decode tok/s", num(1)), Column("decode_tps_range", "per-round range"),
+               Column("decode_slowdown", "slower", pct),
+               Column("ttft_added_ms", "TTFT added ms", num(1))]
+    report.table(f"Overhead: in-process vs `edgereason serve` + openai client (medians of {rounds} interleaved "
+                 "rounds)", over["rows"], columns)
+    load_columns = [Column("clients", "clients"), Column("requests", "requests"), Column("errors", "errors"),
+                    Column("latency_p50_s", "p50 s", num(2)), Column("latency_p99_s", "p99 s", num(2)),
+                    Column("ttft_p50_s", "TTFT p50 s", num(2)), Column("ttft_p99_s", "TTFT p99 s", num(2)),
+                    Column("total_tps", "total tok/s", num(1))]
+    if loaded:
+        report.table(f"Load: {clients} streaming clients x {requests} requests of {load_tokens} tokens", [loaded],
+                     load_columns)
+    report.figure("serve.png", plots.serve_figure(over["rows"], loaded), "Server overhead and load latency")
+    path = report.publish({"kind": "serve", "artifact": str(folder), "threads": threads, "overhead": over,
+                           "load": loaded}, over["rows"])
+    _print_table(title + ": overhead", over["rows"], columns)
+    if loaded:
+        _print_table(title + ": load", [loaded], load_columns)
+        if loaded["errors"]:
+            console.print(f"[yellow]warning:[/yellow] {loaded['errors']} requests failed: {loaded['first_errors'][0]}",
+                          soft_wrap=True)
+    out.print(f"report: {path / 'report.md'}")
