@@ -6,22 +6,29 @@ distributed code of ours). The slow path gets the fast path's own prompt (system
 question) and its answer is read with the same extraction rules, so the two answers compare.
 
 A slow path that is down, refuses, times out or answers garbage is a value (`SlowPathError`'s reason), not a
-crash: the fast answer is kept and the decision says why.
+crash: the fast answer is kept and the decision says why. Nothing is retried: a failure is reported, not hidden
+behind a second wait.
 """
 
+import json
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from edgereason.errors import EdgeReasonError, SettingError
 
 from .answers import MAX_CHOICES, AnswerKind, extract
-from .reason import SolveResult
+from .backends.base import Backend
+from .calibrate import Calibrator
+from .reason import SolveConfig, SolveResult, messages_for, solve
+from .text import Text
 
 DEFAULT_TIMEOUT_S = 60.0
 ERROR_CHARS = 200  # of a server's error message, in the one-line reason
+MAX_REPLY_BYTES = 8 << 20  # a chat completion is kilobytes; more is not a reply to read
 
 
 class SlowPathError(EdgeReasonError):
@@ -33,25 +40,35 @@ class SlowPath:
     """Attributes:
     url: the server's base URL (`http://host:port` or `.../v1`).
     model: the model to ask for; None: the server's first (`GET /v1/models`), or "default" if it lists none.
-    timeout: seconds for the whole reply (connect and read).
-    api_key: sent as `Authorization: Bearer`; the CLI reads it from EDGEREASON_ESCALATE_API_KEY.
-    max_tokens: the slow path's budget (the CLI passes the fast path's).
+    timeout: seconds for the whole exchange (model listing, connect, request, reply): a server that accepts and
+        never answers fails at `timeout`; one that trickles bytes fails at the first chunk past it.
+    api_key: sent as `Authorization: Bearer`; the CLI reads it from EDGEREASON_ESCALATE_API_KEY, never argv.
+    max_tokens: the slow path's budget (default: the fast path's default; the CLI passes `--max-new-tokens`).
     """
 
     url: str
     model: str | None = None
     timeout: float = DEFAULT_TIMEOUT_S
     api_key: str | None = None
-    max_tokens: int = 512
+    max_tokens: int = SolveConfig.max_new_tokens
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SettingError(f"{{0}} must be an http:// or https:// URL with a host, got {self.url!r}", "url")
+        try:
+            parts.port  # noqa: B018  (urlsplit checks the port only when asked)
+        except ValueError:
+            raise SettingError(f"{{0}} has a bad port: {self.url!r}", "url") from None
+        if parts.query or parts.fragment:
+            raise SettingError(f"{{0}} must be a base URL (e.g. http://host:8080/v1), without ?query or #fragment: "
+                               f"got {self.url!r}", "url")
         if not (math.isfinite(self.timeout) and self.timeout > 0):
             raise SettingError(f"{{0}} must be a positive number of seconds, got {self.timeout}", "timeout")
         if self.max_tokens < 1:
             raise SettingError(f"{{0}} must be >= 1, got {self.max_tokens}", "max_tokens")
+        if self.model is not None and not self.model.strip():
+            raise SettingError("{0} is empty: name a model, or leave it out to use the server's first", "model")
 
     @property
     def base(self) -> str:
@@ -62,9 +79,27 @@ class SlowPath:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
+    def resolved(self) -> "SlowPath":
+        """This slow path with its model named (listed once, e.g. before a benchmark asks it hundreds of times);
+        unchanged when the server can't be asked now (each `ask` then tries again)."""
+        if self.model is not None:
+            return self
+        import httpx2
+
+        clock = _Deadline(self.timeout, self.base + "/models")
+        try:
+            with httpx2.Client(headers=self.headers()) as http:
+                model = _first_model(http, self, clock)
+        except (httpx2.HTTPError, SlowPathError):
+            return self
+        return replace(self, model=model) if model else self
+
 
 @dataclass(frozen=True)
 class SlowAnswer:
+    """What the slow path said: its extracted answer, its whole reply, and what it cost (tokens: the server's
+    `usage`, None where it reports none)."""
+
     answer: str | None
     text: str
     model: str
@@ -73,8 +108,25 @@ class SlowAnswer:
     seconds: float
 
 
-def ask(slow: SlowPath, messages: list[dict[str, str]], *, kind: AnswerKind, num_choices: int) -> SlowAnswer:
-    """The slow path's answer to the fast path's prompt.
+class _Deadline:
+    """One clock for the whole exchange: each request gets what is left of `timeout`."""
+
+    def __init__(self, timeout: float, url: str) -> None:
+        self.timeout, self.url = timeout, url
+        self.end = time.perf_counter() + timeout
+
+    def left(self) -> float:
+        left = self.end - time.perf_counter()
+        if left <= 0:
+            raise self.late()
+        return left
+
+    def late(self) -> SlowPathError:
+        return SlowPathError(f"no reply within {self.timeout:g} s from {self.url}")
+
+
+def ask(slow: SlowPath, messages: Sequence[dict[str, str]], *, kind: AnswerKind, num_choices: int) -> SlowAnswer:
+    """The slow path's answer to the fast path's prompt (`messages`), greedy, read with the fast path's rules.
 
     Raises:
         SlowPathError: down, refusing (HTTP error), no reply within the timeout, a malformed reply, or no answer.
@@ -83,60 +135,100 @@ def ask(slow: SlowPath, messages: list[dict[str, str]], *, kind: AnswerKind, num
 
     start = time.perf_counter()
     url = slow.base + "/chat/completions"
+    clock = _Deadline(slow.timeout, url)
     try:
-        with httpx2.Client(timeout=slow.timeout, headers=slow.headers()) as http:
-            model = slow.model or _first_model(http, slow)
-            reply = http.post(url, json={"model": model, "messages": messages, "temperature": 0,
-                                         "max_tokens": slow.max_tokens, "stream": False})
+        with httpx2.Client(headers=slow.headers()) as http:
+            model = slow.model or _first_model(http, slow, clock) or "default"
+            status, body = _exchange(http, "POST", url, clock, json={
+                "model": model, "messages": list(messages), "temperature": 0, "max_tokens": slow.max_tokens,
+                "stream": False})
     except httpx2.TimeoutException:
-        raise SlowPathError(f"no reply within {slow.timeout:g} s from {url}") from None
+        raise clock.late() from None
     except httpx2.ConnectError as e:
-        raise SlowPathError(f"cannot connect to {url} ({_short(str(e))})") from None
+        raise SlowPathError(_connect_reason(url, e)) from None
     except httpx2.HTTPError as e:
-        raise SlowPathError(f"HTTP failure talking to {url}: {_short(str(e))}") from None
-    if reply.status_code != 200:
-        raise SlowPathError(f"HTTP {reply.status_code} from {url}: {_short(_server_message(reply))}")
+        raise SlowPathError(f"HTTP failure talking to {url}: {_short(str(e)) or type(e).__name__}") from None
+    if status != 200:
+        raise SlowPathError(f"HTTP {status} from {url}: {_short(_server_message(body)) or 'no message'}")
+    reply = _parse(body)
     text, usage = _content(reply)
     answer = extract(text, kind, num_choices=num_choices or MAX_CHOICES)
     if answer is None:
         raise SlowPathError(f"no answer in its reply ({_short(text) or 'empty'})")
-    return SlowAnswer(answer, text, model, usage.get("prompt_tokens"), usage.get("completion_tokens"),
-                      time.perf_counter() - start)
+    named = reply.get("model")
+    return SlowAnswer(answer, text, named if isinstance(named, str) and named else model,
+                      usage.get("prompt_tokens"), usage.get("completion_tokens"), time.perf_counter() - start)
 
 
-def _first_model(http: Any, slow: SlowPath) -> str:
-    """The first model the server lists; "default" when it lists none (llama-server and Ollama ignore it)."""
-    reply = http.get(slow.base + "/models")
-    if reply.status_code != 200:
-        return "default"
+def _exchange(http: Any, method: str, url: str, clock: _Deadline, **kwargs: Any) -> tuple[int, bytes]:
+    """Status and body of one request, within what is left of the deadline and MAX_REPLY_BYTES."""
+    import httpx2
+
+    with http.stream(method, url, timeout=httpx2.Timeout(clock.left()), **kwargs) as reply:
+        chunks, size = [], 0
+        for chunk in reply.iter_bytes():
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                raise SlowPathError(f"malformed reply: over {MAX_REPLY_BYTES >> 20} MiB")
+            chunks.append(chunk)
+            clock.left()
+        return reply.status_code, b"".join(chunks)
+
+
+def _first_model(http: Any, slow: SlowPath, clock: _Deadline) -> str | None:
+    """The first model the server lists; None when it lists none or can't list (llama-server and Ollama ignore
+    the name anyway). A server that is down or silent fails here, as the chat request would."""
+    status, body = _exchange(http, "GET", slow.base + "/models", clock)
+    if status != 200:
+        return None
     try:
-        data = reply.json().get("data") or []
-        return str(data[0]["id"]) if data else "default"
+        data = json.loads(body).get("data") or []
+        return str(data[0]["id"]) if data else None
     except (ValueError, AttributeError, KeyError, IndexError, TypeError):
-        return "default"
+        return None
 
 
-def _content(reply: Any) -> tuple[str, dict[str, int]]:
+def _connect_reason(url: str, error: Exception) -> str:
+    detail = str(error)
+    if "refused" in detail.lower():
+        return f"connection refused at {url}"
+    return f"cannot connect to {url} ({_short(detail) or type(error).__name__})"
+
+
+def _parse(body: bytes) -> dict[str, Any]:
     try:
-        body = reply.json()
-    except ValueError:
+        reply = json.loads(body)
+    except ValueError:  # UnicodeDecodeError included
         raise SlowPathError("malformed reply: not JSON") from None
+    if not isinstance(reply, dict):
+        raise SlowPathError("malformed reply: not a JSON object")
+    return reply
+
+
+def _content(reply: dict[str, Any]) -> tuple[str, dict[str, int]]:
     try:
-        text = body["choices"][0]["message"]["content"]
+        text = reply["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
         raise SlowPathError("malformed reply: no choices[0].message.content") from None
     if not isinstance(text, str):
         raise SlowPathError("malformed reply: the message content is not text")
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    return text, {k: v for k, v in usage.items() if isinstance(v, int)}
+    usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+    return text, {k: v for k, v in usage.items() if isinstance(v, int) and not isinstance(v, bool) and v >= 0}
 
 
-def _server_message(reply: Any) -> str:
+def _server_message(body: bytes) -> str:
+    """The server's own words: OpenAI/vLLM `{"error": {"message"}}`, Ollama `{"error": "..."}`, `{"detail"}`,
+    `{"message"}`, or the body as text."""
     try:
-        error = reply.json().get("error")
-        return str(error.get("message") if isinstance(error, dict) else error or reply.text)
-    except (ValueError, AttributeError):
-        return reply.text
+        data = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+    if not isinstance(data, dict):
+        return str(data)
+    error = data.get("error")
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return str(error or data.get("detail") or data.get("message") or data)
 
 
 def _short(text: str) -> str:
@@ -145,13 +237,13 @@ def _short(text: str) -> str:
 
 
 @dataclass
-class Cascade:
+class CascadeResult:
     """A solve and, if it escalated, what the slow path did.
 
     Attributes:
-        path: "fast" or "slow": whose answer `answer` is.
-        decision: "accept" (fast), "escalated" (the slow path answered), "escalate" (no slow path configured), or
-            "escalate (slow path unavailable: REASON)" (the fast answer is kept).
+        fast: the fast path's result (its decision is the calibrator's: accept | escalate).
+        slow: the slow path's answer, when it was asked and answered.
+        slow_error: why the slow path gave nothing, when it was asked and failed.
     """
 
     fast: SolveResult
@@ -160,10 +252,12 @@ class Cascade:
 
     @property
     def escalated(self) -> bool:
+        """The fast path's decision was escalate (routed before decoding included)."""
         return self.fast.decision == "escalate"
 
     @property
     def path(self) -> str:
+        """"fast" or "slow": whose answer `answer` is."""
         return "slow" if self.slow is not None else "fast"
 
     @property
@@ -177,6 +271,8 @@ class Cascade:
 
     @property
     def decision(self) -> str:
+        """"accept" (fast), "escalated" (the slow path answered), "escalate" (no slow path configured), or
+        "escalate (slow path unavailable: REASON)" (the fast answer is kept)."""
         if not self.escalated:
             return "accept"
         if self.slow is not None:
@@ -191,12 +287,31 @@ class Cascade:
                 "slow": slow, "slow_error": self.slow_error}
 
 
-def escalate(slow: SlowPath | None, fast: SolveResult, messages: list[dict[str, str]], *, kind: AnswerKind,
-             num_choices: int) -> Cascade:
-    """Ask the slow path when the fast path's decision is "escalate" (routed before decoding included)."""
+def escalate(slow: SlowPath | None, fast: SolveResult, messages: Sequence[dict[str, str]], *, kind: AnswerKind,
+             num_choices: int) -> CascadeResult:
+    """Ask the slow path when the fast path's decision is "escalate" (routed before decoding included).
+
+    For a caller that has solved already (the server solves on its model thread and asks the slow path off it);
+    `messages` must be the prompt the fast path was given (`reason.messages_for` with the same arguments).
+    """
     if fast.decision != "escalate" or slow is None:
-        return Cascade(fast)
+        return CascadeResult(fast)
     try:
-        return Cascade(fast, slow=ask(slow, messages, kind=kind, num_choices=num_choices))
+        return CascadeResult(fast, slow=ask(slow, messages, kind=kind, num_choices=num_choices))
     except SlowPathError as e:
-        return Cascade(fast, slow_error=str(e))
+        return CascadeResult(fast, slow_error=str(e))
+
+
+def solve_with_escalation(backend: Backend, text: Text, question: str, *, slow: SlowPath | None,
+                          config: SolveConfig | None = None, kind: AnswerKind = AnswerKind.MATH,
+                          choices: Sequence[str] = (), shots: Sequence[tuple[str, str]] = (),
+                          calibrator: Calibrator | None = None) -> CascadeResult:
+    """`reason.solve`, then the slow path when its decision is escalate, with the same prompt: the cascade.
+
+    Raises:
+        ContextOverflowError, SettingError: as `reason.solve` (a slow path's failure is a value, never raised).
+    """
+    fast = solve(backend, text, question, config=config, kind=kind, choices=choices, shots=shots,
+                 calibrator=calibrator)
+    return escalate(slow, fast, messages_for(question, kind=kind, choices=choices, shots=shots), kind=kind,
+                    num_choices=len(choices))

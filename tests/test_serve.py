@@ -257,3 +257,21 @@ def test_solve_request_returns_the_decision(roomy):
             client(s).chat.completions.create(model=s.model, messages=[{"role": "user", "content": "2+2?"}],
                                               temperature=0, extra_body={"edgereason": {"solve": True,
                                                                                         "strategy": "vote"}})
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("smollm2-int4")  # the worker that holds the built-in model's int4 exports
+def test_the_built_in_model_served_writes_what_run_writes(smollm2_int4):
+    folder = smollm2_int4(Format.ONNX)
+    question = "What is the capital of France?"
+    with served(folder, "--threads", "1") as s:
+        streamed = "".join(c.choices[0].delta.content or "" for c in chat(
+            s, question, max_tokens=40, temperature=0, stream=True) if c.choices)
+        solved = client(s).chat.completions.create(
+            model=s.model, messages=[{"role": "user", "content": "Sam has 5 pens and buys 3 more. How many pens?"}],
+            extra_body={"edgereason": {"solve": True, "strategy": "greedy"}}).model_extra["edgereason"]["solve"]
+    model = open_model(folder, num_threads=1)
+    ids = model.text.chat_ids(question)
+    steps = [st for st in generate(model.backend, ids, max_new_tokens=40) if st.finish_reason != "stop"]
+    assert streamed == model.text.decode([st.token_id for st in steps]) and "Paris" in streamed
+    assert solved["answer"] is not None and solved["fast"]["traces"][0]["tokens"] > 0

@@ -19,6 +19,8 @@ from edgereason.cli.reason import (
     SOLVE,
     AbortThreshold,
     Digits,
+    EscalateModel,
+    EscalateTimeout,
     FolderArg,
     MaxNew,
     Offset,
@@ -28,8 +30,10 @@ from edgereason.cli.reason import (
     _default_exits,
     _problems_progress,
     _shot_task,
+    slow_path,
 )
 from edgereason.errors import EdgeReasonError, UsageError
+from edgereason.runtime.escalate import DEFAULT_TIMEOUT_S
 
 bench_app = typer.Typer(help="Benchmarks: speed and memory, quality, reasoning and calibration.",
                         no_args_is_help=True)
@@ -208,11 +212,22 @@ def reason(
     calculator: Annotated[str, typer.Option(help="Comma list of off, check, compute: the arithmetic checker's "
                                                  "mode (each is a row per strategy)")] = SOLVE.calculator.value,
     digits: Digits = None,
+    escalate_to: Annotated[str | None, typer.Option(help="An OpenAI-compatible slow path asked every problem (the "
+                                                         "fast path's prompt): the cascade's accuracy vs share "
+                                                         "escalated, against random routing; its key from "
+                                                         "EDGEREASON_ESCALATE_API_KEY")] = None,
+    escalate_model: EscalateModel = None,
+    escalate_timeout: EscalateTimeout = DEFAULT_TIMEOUT_S,
     output: Output = Path("bench-results"),
     threads: Threads = None,
 ) -> None:
     """Accuracy, tokens and time per problem, ECE / AUROC / AURC / selective accuracy, early-exit savings, and the
-    arithmetic: statements per problem, wrong answers with a false statement, calculator tokens."""
+    arithmetic: statements per problem, wrong answers with a false statement, calculator tokens.
+
+    With --escalate-to, the slow path answers every problem too (a failure counts as a wrong answer and is counted;
+    the bench stops only when every request fails) and each run gets a cascade: accuracy against the share
+    escalated as the accept threshold sweeps P(correct), against always-fast, always-slow and random routing at the
+    same share, the run's own decisions marked, and the slow path's tokens and time per problem (cascade.png)."""
     import numpy as np
 
     from edgereason.bench import machine, plots
@@ -230,10 +245,13 @@ def reason(
     if not modes:
         raise UsageError("--calculator needs at least one of off, check, compute")
     configs = [_default_exits(s, max_traces, max_new_tokens, abort_threshold, m) for s in strategies for m in modes]
+    slow = slow_path(escalate_to, escalate_model, escalate_timeout, max_new_tokens)
     suite_digits = parse_digits(digits)
     problems = load_task(task, n=n, seed=task_seed, offset=offset, digits=suite_digits)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     shots = shots_for(_shot_task(task, problems), digits=suite_digits)
+    slow, slow_records = _ask_slow(slow, problems, shots) if slow is not None else (None, None)
+    cascades: dict = {}  # run name -> (bench.cascade.cascade's result, calibrated)
     facts = machine.facts(threads)
     results: dict = {"kind": "reason", "artifact": str(folder), "task": task, "n": len(problems),
                      "task_seed": task_seed, "offset": offset, "digits": digits, "max_traces": max_traces,
@@ -259,6 +277,13 @@ def reason(
         arrays |= {f"{name}/{state}": rows for state, rows in state_arrays(records).items()}
         rows.append({"strategy": name, "base_strategy": config.strategy.value, "calculator": config.calculator.value,
                      "calibrated": "yes" if calibrator else "no", **summary})
+        if slow_records is not None:
+            from edgereason.bench.cascade import cascade
+            from edgereason.runtime.reason import UNCALIBRATED_THRESHOLD
+
+            threshold = calibrator.threshold if calibrator is not None else UNCALIBRATED_THRESHOLD
+            cascades[name] = (cascade(records, slow_records, decision_threshold=threshold), calibrator is not None)
+            rows[-1] |= {f"cascade_{k}": v for k, v in cascades[name][0]["summary"].items()}
     savings(rows, max_traces)
     columns = [Column("strategy", "strategy"), Column("accuracy", "accuracy", num(3)),
                Column("tokens_per_problem", "tok/problem", num(1)), Column("probe_tokens_per_problem", "probe tok",
@@ -284,11 +309,77 @@ def reason(
         [{"label": r["strategy"], "accuracy": r["accuracy"],
           "tokens": r["tokens_per_problem"] + r["probe_tokens_per_problem"]} for r in rows]), "Accuracy vs tokens")
     report.arrays(STATES_FILE, arrays)
+    if slow_records is not None:
+        cascade_rows, cascade_columns, verdicts = _cascade_report(report, results, cascades, slow, slow_records)
     path = report.publish(results, rows)
     shown = {"strategy", "accuracy", "tokens_per_problem", "tool_tokens_per_problem", "wrong_with_arith_error",
              "checker_share", "ece", "auroc", "selective_acc_50"}  # what fits a terminal; report.md has all
     _print_table(title, rows, [c for c in columns if c.key in shown])
+    if slow_records is not None:
+        _print_table(f"Cascade: {folder.name} → {slow.model or 'slow path'} at {slow.base}", cascade_rows,
+                     cascade_columns)
+        for line in verdicts:
+            out.print(line, soft_wrap=True, markup=False)
     out.print(f"report: {path / 'report.md'}")
+
+
+def _ask_slow(slow, problems, shots) -> tuple:
+    """The slow path (its model named once) and its answer to every problem, with a progress bar."""
+    import numpy as np
+
+    from edgereason.bench.cascade import ask_problems
+
+    slow = slow.resolved()
+    bar, job = _problems_progress(f"slow path ({slow.model or 'server default'})", len(problems))
+    right: list[bool] = []
+    failed = [0]
+
+    def advance(record) -> None:
+        right.append(record.correct)
+        failed[0] += record.error is not None
+        bar.update(job, advance=1, acc=f"accuracy {np.mean(right):.2f}, {failed[0]} failed")
+
+    with bar:
+        return slow, ask_problems(slow, problems, shots=shots, on_record=advance)
+
+
+def _cascade_report(report, results: dict, cascades: dict, slow, slow_records) -> tuple[list, list, list[str]]:
+    """The cascade's section of the report (table, verdicts, cascade.png) and results.json's `cascade`; returns the
+    table's rows and columns and the verdicts, for the terminal."""
+    from edgereason.bench import cascade as cas
+    from edgereason.bench import plots
+    from edgereason.bench.report import Column, num, pct
+
+    def signed(value) -> str:
+        return f"{value:+.3f}"
+
+    s = cas.slow_summary(slow_records)
+    rows = [row for name, (result, calibrated) in cascades.items() for row in cas.table_rows(name, result, calibrated)]
+    columns = [Column("run", "run"), Column("policy", "policy"), Column("threshold", "threshold t", num(3)),
+               Column("escalated", "escalated", pct), Column("accuracy", "accuracy", num(3)),
+               Column("random", "random routing", num(3)), Column("gain", "vs random", signed),
+               Column("slow_tokens_per_problem", "slow tok/problem", num(1)),
+               Column("slow_seconds_per_problem", "slow s/problem", num(2)), Column("slow_failed", "slow failed")]
+    tokens = "–" if s["tokens_per_problem"] is None else f"{s['tokens_per_problem']:.1f}"
+    report.text(f"Slow path: {s['model'] or 'the server default'} at {slow.base}, asked all {s['n']} problems with "
+                f"the fast path's prompt (greedy, max_tokens {slow.max_tokens}, timeout {slow.timeout:g} s): "
+                f"accuracy {s['accuracy']:.3f}; {s['failed']} failed (counted wrong); {tokens} completion tokens "
+                f"and {s['seconds_per_problem']:.2f} s per problem. Escalate when P(correct) < t; random routing at "
+                "the same share r has expected accuracy (1 − r)·fast + r·slow (exact); slow tok and s per problem "
+                "are over all problems, 0 for those kept on the fast path. Policies: *its decisions* escalates "
+                "what the run escalated (P(correct) below the calibrator's threshold t, or no answer, or routed before "
+                "decoding); *best t* is the sweep's largest gain over random routing, picked in hindsight.")
+    report.table("Cascade", rows, columns)
+    verdicts = [cas.verdict(name, result) for name, (result, _) in cascades.items()]
+    for line in verdicts:
+        report.text(line)
+    report.figure("cascade.png", plots.cascade_curves({name: r for name, (r, _) in cascades.items()}),
+                  "Cascade: accuracy vs share escalated, against random routing")
+    results["cascade"] = {
+        "slow_path": {"url": slow.base, "model": slow.model, "timeout": slow.timeout, "max_tokens": slow.max_tokens},
+        "slow": s, "records": [cas.record_json(r) for r in slow_records],
+        "runs": {name: {**result, "calibrated": calibrated} for name, (result, calibrated) in cascades.items()}}
+    return rows, columns, verdicts
 
 
 @bench_app.command("transfer")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text as RichText
@@ -223,7 +224,8 @@ EscalateTo = Annotated[str | None, typer.Option(help="An OpenAI-compatible serve
                                                     "`edgereason serve`) that answers when the decision is escalate; "
                                                     "its key from EDGEREASON_ESCALATE_API_KEY")]
 EscalateModel = Annotated[str | None, typer.Option(help="The slow path's model (default: the first it lists)")]
-EscalateTimeout = Annotated[float, typer.Option(help="Seconds to wait for the slow path's reply")]
+EscalateTimeout = Annotated[float, typer.Option(help="Seconds for the whole exchange with the slow path (a "
+                                                      "silent one fails then)")]
 
 
 def slow_path(url: str | None, model: str | None, timeout: float, max_tokens: int):
@@ -284,17 +286,19 @@ def solve(
 ) -> None:
     """Answer a reasoning question: answer, P(correct), accept/escalate and why, traces, tokens, time.
 
-    With --escalate-to, an "escalate" decision sends the question (the same prompt) to that OpenAI-compatible
-    server and its answer is the result. Exit codes: 0 answered (by the fast path, or the slow one when it was
-    needed), 3 escalation was needed but the slow path gave nothing (down, refused, timed out, garbage): the
-    fast answer is printed, marked so; 2 usage errors; 1 internal failures."""
+    With --escalate-to URL, an "escalate" decision sends the same prompt to that OpenAI-compatible server
+    (greedy, --max-new-tokens) and its answer, read with the same rules, is the result; the table shows which path
+    answered, both answers, and each path's tokens and time. The slow path's key, if it needs one, is read from
+    EDGEREASON_ESCALATE_API_KEY (never a flag: argv shows in process lists and logs).
+
+    Exit codes: 0 answered by the path the decision chose (accepted, or escalated and the slow path answered, or
+    escalate with no --escalate-to); 3 escalation was needed but the slow path gave nothing (down, refused, timed
+    out, garbage): one warning line, the fast answer is kept and the decision says why; 2 usage errors (a bad URL
+    among them, before the model loads); 1 internal failures."""
     from edgereason.bench.tasks import calibrated_shots
     from edgereason.runtime import open_model
     from edgereason.runtime.answers import LETTERS, MAX_CHOICES, AnswerKind
-    from edgereason.runtime.arith import Calculator
-    from edgereason.runtime.escalate import escalate
-    from edgereason.runtime.reason import messages_for
-    from edgereason.runtime.reason import solve as solve_question
+    from edgereason.runtime.escalate import solve_with_escalation
 
     text_in = read_prompt(question)
     if choices and not 2 <= len(choices) <= MAX_CHOICES:
@@ -310,33 +314,46 @@ def solve(
     shown = tuple(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices or []))
     calibrator = model.calibrator(config.strategy.value)
     shot_turns = calibrated_shots(calibrator, shots, multiple_choice=bool(choices))
-    with console.status(f"solving ({config.strategy.value})"):
-        result = solve_question(model.backend, model.text, text_in, config=config, kind=kind, choices=shown,
-                                shots=shot_turns, calibrator=calibrator)
-    cascade = None
-    if slow is not None and result.decision == "escalate":
-        with console.status(f"escalating to {slow.base}"):
-            cascade = escalate(slow, result, messages_for(text_in, kind=kind, choices=shown, shots=shot_turns),
-                               kind=kind, num_choices=len(shown))
-        if cascade.failed:
-            console.print(f"[yellow]warning:[/yellow] slow path unavailable ({cascade.slow_error}): the fast answer "
-                          "is kept", soft_wrap=True)
-    colour = "green" if result.decision == "accept" else "yellow"
-    table = Table(show_header=False, title=f"{folder.name}: {config.strategy.value}")
+    status = f"solving ({config.strategy.value})" + (f"; escalating to {slow.base} if needed" if slow else "")
+    with console.status(status):
+        cascade = solve_with_escalation(model.backend, model.text, text_in, slow=slow, config=config, kind=kind,
+                                        choices=shown, shots=shot_turns, calibrator=calibrator)
+    if cascade.failed:
+        console.print(f"[yellow]warning:[/yellow] slow path unavailable ({escape(cascade.slow_error)}): the fast "
+                      "answer is kept", soft_wrap=True)
+    out.print(_solve_table(folder.name, config, cascade, slow))
+    result = cascade.fast
+    if result.traces:
+        last = result.traces[-1]
+        out.print(RichText("last trace: ", style="dim") + highlight(last.text, last.statements), soft_wrap=True)
+    if cascade.failed:
+        raise typer.Exit(ESCALATION_FAILED)
+
+
+ESCALATION_FAILED = 3  # solve's exit code: escalation was needed, the slow path gave nothing, the fast answer stands
+
+
+def _solve_table(name: str, config, cascade, slow) -> Table:
+    """solve's table: the answer and whose it is, P(correct), the decision and why, each path's cost, the traces."""
+    from edgereason.runtime.arith import Calculator
+
+    result = cascade.fast
+    colour = {"accept": "green", "escalated": "cyan"}.get(cascade.decision, "yellow")
+    table = Table(show_header=False, title=f"{name}: {config.strategy.value}")
     table.add_column("field")
     table.add_column("value", overflow="fold")
-    table.add_row("answer", str(cascade.answer if cascade else result.answer)
-                  + (f" (slow path; fast path: {result.answer})" if cascade and cascade.slow else ""))
+    table.add_row("answer", str(cascade.answer) + (f" (slow path; fast path: {result.answer})" if cascade.slow
+                                                   else ""))
+    if slow is not None:
+        table.add_row("answered by", f"{cascade.path} path")
     table.add_row("P(correct)", f"{result.p_correct:.2f}" + ("" if result.calibrated else " (uncalibrated)"))
     if result.p_ik is not None:
         table.add_row("P(IK)", f"{result.p_ik:.2f} (hidden-state probe on the prompt, before decoding)")
-    table.add_row("decision", f"[{colour}]{cascade.decision if cascade else result.decision}[/{colour}]: "
-                  + "; ".join(result.reasons))
-    if cascade is not None and cascade.slow is not None:
-        s = cascade.slow
-        table.add_row("slow path", f"{s.model} at {slow.base}: answer {s.answer}, "
-                                   f"{s.completion_tokens if s.completion_tokens is not None else '?'} tok, "
-                                   f"{s.seconds:.1f} s")
+    table.add_row("decision", f"[{colour}]{escape(cascade.decision)}[/{colour}]: " + escape("; ".join(result.reasons)))
+    tool = sum(t.tool_tokens for t in result.traces)
+    if slow is not None:
+        table.add_row("fast path", f"answer {result.answer}, {result.tokens_generated} tok, {result.seconds:.1f} s")
+        table.add_row("slow path", escape(_slow_cell(cascade, slow)))
     table.add_row("traces", "\n".join(
         f"{i + 1}: answer {t.answer}, {len(t.token_ids)} tok, {t.finish_reason}"
         + (" (aborted)" if t.aborted else "") + (" (answer settled by probe)" if t.settled else "")
@@ -345,20 +362,30 @@ def solve(
         for i, t in enumerate(result.traces)))
     if config.calculator is not Calculator.OFF and result.traces:
         table.add_row("arithmetic", arith_summary(result.traces[-1].statements))
-    tool = sum(t.tool_tokens for t in result.traces)
     table.add_row("tokens", f"{result.tokens_generated} generated ({tool} by the calculator) + "
-                            f"{result.probe_tokens} in probes")
+                            f"{result.probe_tokens} in probes" + (f"; slow path {_slow_tokens(cascade.slow)}"
+                                                                  if cascade.slow else ""))
     table.add_row("time", f"{result.seconds:.1f} s" + (f" (fast) + {cascade.slow.seconds:.1f} s (slow)"
-                                                      if cascade and cascade.slow else ""))
-    out.print(table)
-    if result.traces:
-        last = result.traces[-1]
-        out.print(RichText("last trace: ", style="dim") + highlight(last.text, last.statements), soft_wrap=True)
-    if cascade is not None and cascade.failed:
-        raise typer.Exit(ESCALATION_FAILED)
+                                                      if cascade.slow else ""))
+    return table
 
 
-ESCALATION_FAILED = 3  # solve's exit code: escalation was needed, the slow path gave nothing, the fast answer stands
+def _slow_cell(cascade, slow) -> str:
+    """The slow path's row: what it answered and what it cost, why it gave nothing, or that it was not asked."""
+    if cascade.slow is not None:
+        s = cascade.slow
+        return f"{s.model} at {slow.base}: answer {s.answer}, {_slow_tokens(s)}, {s.seconds:.1f} s"
+    if cascade.failed:
+        return f"{slow.base}: unavailable ({cascade.slow_error})"
+    return f"{slow.base}: not asked (the fast answer was accepted)"
+
+
+def _slow_tokens(s) -> str:
+    """'17 tok (+50 prompt)', with '?' where the server reported no usage."""
+    def count(n: int | None) -> str:
+        return "?" if n is None else str(n)
+
+    return f"{count(s.completion_tokens)} tok (+{count(s.prompt_tokens)} prompt)"
 
 
 def _problems_progress(description: str, total: int) -> tuple[Progress, int]:

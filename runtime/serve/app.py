@@ -249,23 +249,27 @@ def _record(server: Server, choices: list[Choice], prompt_tokens: int) -> None:
 
 async def _wait(server: Server, request: Request, slot: Slot, generations: list[Generation],
                 prompt_tokens: int) -> list[Choice]:
-    """Run the generations; a client that disconnects while it waits abandons them (the model stops)."""
-    future = asyncio.wrap_future(server.engine.submit(slot, _choices_job(server), generations, None))
+    choices = await _finished(request, slot, server.engine.submit(slot, _choices_job(server), generations, None))
+    _record(server, choices, prompt_tokens)
+    return choices
+
+
+async def _finished(request: Request, slot: Slot, job) -> Any:
+    """The job's result; a client that disconnects while it waits abandons it (queued: it never runs; running:
+    a generation stops at its next token)."""
+    future = asyncio.wrap_future(job)
     try:
         while True:
             done, _ = await asyncio.wait({future}, timeout=0.25)
             if done:
-                break
+                return future.result()
             if await request.is_disconnected():
                 slot.abandon()
                 raise ApiError(499, "the client closed the connection")
-        choices = future.result()
     except Cancelled:
         raise ApiError(499, "the client closed the connection") from None
     finally:
         slot.abandon()
-    _record(server, choices, prompt_tokens)
-    return choices
 
 
 def _choices_job(server: Server) -> Callable[..., list[Choice]]:
@@ -347,13 +351,7 @@ async def _solve(server: Server, request: Request, req: ChatRequest, rid: str, c
                        param="n" if req.n != 1 else "logprobs" if req.num_logprobs() is not None else "stop")
     job = SolveJob.build(server.engine.model, users[0].text(), req)
     slot = server.engine.admit()
-    future = asyncio.wrap_future(server.engine.submit(slot, job.run))
-    try:
-        fast = await future
-    except Cancelled:
-        raise ApiError(499, "the client closed the connection") from None
-    finally:
-        slot.abandon()
+    fast = await _finished(request, slot, server.engine.submit(slot, job.run))
     extension, content, completion_tokens = await solve_extension(server, job, fast)
     server.metrics.generated(job.prompt_tokens, fast.tokens_generated, 0.0, None)
     finish = "stop"
