@@ -9,6 +9,9 @@ no-answer rule; routed questions included).
 
 A problem the slow path failed on (down, refused, timed out, garbage) counts as a wrong slow answer, and is
 counted; the bench stops only when every request failed.
+
+The slow path is asked once per problem (`ask_problems`: SlowRecords, shared by every run); `attach_slow` copies
+its answers into each run's Records, and everything after that (`cascade`) is a pure function of the Records.
 """
 
 from collections.abc import Callable, Sequence
@@ -24,6 +27,8 @@ from edgereason.runtime.reason import messages_for
 
 from .reasoning import Record
 from .tasks import Problem
+
+R_LEVELS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)  # the shares escalated the table shows (nearest point)
 
 
 @dataclass
@@ -60,40 +65,65 @@ def ask_problems(slow: SlowPath, problems: Sequence[Problem], *, shots: Sequence
             on_record(record)
     if records and all(r.error for r in records):
         raise UsageError(f"the slow path failed on all {len(records)} problems ({records[0].error}): check "
-                              "--escalate-to and that the server is up")
+                         f"--escalate-to {slow.base} and that the server is up")
     return records
+
+
+def attach_slow(records: Sequence[Record], slow_records: Sequence[SlowRecord]) -> None:
+    """Copy each problem's slow answer into its fast Record, so a run's records (and results.json's) carry the
+    whole cascade.
+
+    Raises:
+        EdgeReasonError: the two lists are not the same problems in the same order (a bug).
+    """
+    if [r.problem_id for r in records] != [s.problem_id for s in slow_records]:
+        raise EdgeReasonError("internal: the fast and slow records are not the same problems in the same order")
+    for r, s in zip(records, slow_records, strict=True):
+        r.slow_answer, r.slow_correct, r.slow_tokens = s.answer, s.correct, s.completion_tokens
+        r.slow_seconds, r.slow_error = s.seconds, s.error
 
 
 def slow_summary(records: Sequence[SlowRecord]) -> dict:
     """Always-slow accuracy and cost per problem (failed requests: wrong, 0 tokens, their wall time)."""
+    ok = [r for r in records if r.error is None]
     return {"n": len(records), "accuracy": float(np.mean([r.correct for r in records])),
-            "failed": sum(r.error is not None for r in records),
-            "tokens_per_problem": _tokens_per_problem(records, np.ones(len(records), bool)),
-            "prompt_tokens_per_problem": _tokens_per_problem(records, np.ones(len(records), bool), "prompt_tokens"),
+            "failed": len(records) - len(ok), "failed_share": 1 - len(ok) / max(1, len(records)),
+            "tokens_per_problem": _per_problem([r.completion_tokens for r in ok], len(records)),
+            "prompt_tokens_per_problem": _per_problem([r.prompt_tokens for r in ok], len(records)),
             "seconds_per_problem": float(np.mean([r.seconds for r in records])),
             "model": next((r.model for r in records if r.model), None)}
 
 
-def _tokens_per_problem(records: Sequence[SlowRecord], escalated: np.ndarray,
-                        key: str = "completion_tokens") -> float | None:
-    """Slow-path tokens per problem (over all problems) when `escalated` go to it; None when a reply that counts
-    came without usage (the server reports none)."""
-    counts = [getattr(r, key) for r, e in zip(records, escalated, strict=True) if e and r.error is None]
+def _per_problem(counts: Sequence[int | None], n: int) -> float | None:
+    """Tokens summed over the answered requests, per problem (over all n); None when a reply that counts came
+    without usage (the server reports none)."""
     if any(c is None for c in counts):
         return None
-    return float(sum(counts)) / max(1, len(records))
+    return float(sum(c for c in counts if c is not None)) / max(1, n)
 
 
-def _point(escalated: np.ndarray, fast: np.ndarray, slow: np.ndarray, records: Sequence[SlowRecord],
-           threshold: float | None) -> dict:
-    """Accuracy of the cascade that escalates `escalated`, random routing at the same share, and the cost."""
+def _point(escalated: np.ndarray, records: Sequence[Record], threshold: float | None) -> dict:
+    """The cascade that escalates `escalated`: its accuracy, random routing at the same share, and the cost per
+    problem (the fast path always runs; the slow path's tokens and seconds where escalated)."""
+    fast = np.asarray([r.correct for r in records], dtype=float)
+    slow = np.asarray([r.slow_correct for r in records], dtype=float)
     r = float(escalated.mean())
     accuracy = float(np.where(escalated, slow, fast).mean())
-    random = (1 - r) * float(fast.mean()) + r * float(slow.mean())
+    random = random_routing(r, float(fast.mean()), float(slow.mean()))
+    sent = [rec for rec, e in zip(records, escalated, strict=True) if e]
+    slow_seconds = sum(rec.slow_seconds or 0.0 for rec in sent) / len(records)
     return {"threshold": threshold, "escalated": r, "accuracy": accuracy, "random": random,
-            "gain": accuracy - random, "slow_tokens_per_problem": _tokens_per_problem(records, escalated),
-            "slow_seconds_per_problem": float(np.sum([s.seconds for s, e in zip(records, escalated, strict=True)
-                                                      if e])) / len(records)}
+            "gain": accuracy - random,
+            "slow_tokens_per_problem": _per_problem([rec.slow_tokens for rec in sent if rec.slow_error is None],
+                                                    len(records)),
+            "slow_seconds_per_problem": slow_seconds,
+            "seconds_per_problem": float(np.mean([rec.seconds for rec in records])) + slow_seconds,
+            "slow_failed": sum(rec.slow_error is not None for rec in sent)}
+
+
+def random_routing(r: float, accuracy_fast: float, accuracy_slow: float) -> float:
+    """Expected accuracy of escalating a share r of the problems chosen at random (exact, no sampling)."""
+    return (1 - r) * accuracy_fast + r * accuracy_slow
 
 
 def thresholds(p: np.ndarray) -> list[float]:
@@ -103,33 +133,51 @@ def thresholds(p: np.ndarray) -> list[float]:
     return sorted({0.0, *(float(v) for v in p), top})
 
 
-def cascade(fast_records: Sequence[Record], slow_records: Sequence[SlowRecord], *,
-            decision_threshold: float | None = None) -> dict:
-    """The sweep, the named points and where the cascade beats random routing, for one run (`decision_threshold`:
-    the calibrator's, or the uncalibrated one, shown with the run's own decisions).
-
-    Returns {"curve": [point...], "points": {"always fast", "always slow", "decisions", "best"}, "summary"}; a point
-    is `_point`'s dict.
-    """
-    ids = [r.problem_id for r in fast_records]
-    if ids != [s.problem_id for s in slow_records]:
-        raise EdgeReasonError("internal: the fast and slow records are not the same problems in the same order")
-    p = np.asarray([r.p_correct for r in fast_records], dtype=float)
-    fast = np.asarray([r.correct for r in fast_records], dtype=float)
-    slow = np.asarray([s.correct for s in slow_records], dtype=float)
-    curve = []
-    for t in thresholds(p):  # nested sets: a threshold that escalates no more than the last adds no point
-        point = _point(p < t, fast, slow, slow_records, t)
+def sweep(records: Sequence[Record]) -> list[dict]:
+    """One point per share escalated, from 0 (t = 0) to 1 (t above every P(correct)): the sets are nested, so a
+    threshold that escalates no more than the last adds no point."""
+    p = np.asarray([r.p_correct for r in records], dtype=float)
+    curve: list[dict] = []
+    for t in thresholds(p):
+        point = _point(p < t, records, t)
         if not curve or point["escalated"] > curve[-1]["escalated"]:
             curve.append(point)
-    decided = np.asarray([r.decision == "escalate" for r in fast_records])
+    return curve
+
+
+def level_points(curve: Sequence[dict], levels: Sequence[float] = R_LEVELS) -> list[dict]:
+    """The sweep point nearest each share in `levels` (a real threshold, not an interpolation; the lower share on
+    a tie), each point once, named (`level`) by the nearest level that picked it: the ends, r = 0 and 1, keep
+    their names however few points the sweep has."""
+    named: dict[int, float] = {}
+    for level in levels:
+        i = int(np.argmin([abs(c["escalated"] - level) for c in curve]))
+        if i not in named or abs(curve[i]["escalated"] - level) < abs(curve[i]["escalated"] - named[i]):
+            named[i] = level
+    return [{"level": named[i], **curve[i]} for i in sorted(named)]
+
+
+def cascade(records: Sequence[Record], *, decision_threshold: float | None = None) -> dict:
+    """The sweep, the named points and where the cascade beats random routing, for one run whose records carry
+    the slow path's answers (`attach_slow`). `decision_threshold`: the calibrator's, or the uncalibrated one, shown
+    with the run's own decisions.
+
+    Returns {"curve": [point...], "levels": [point + "level"...], "points": {"always fast", "always slow",
+    "decisions", "best"}, "summary"}; a point is `_point`'s dict.
+
+    Raises:
+        EdgeReasonError: no records, or a record without a slow answer (a bug).
+    """
+    if not records or any(r.slow_correct is None for r in records):
+        raise EdgeReasonError("internal: the cascade needs records with the slow path's answers (attach_slow)")
+    curve = sweep(records)
+    decided = np.asarray([r.decision == "escalate" for r in records])
     gains = np.asarray([c["gain"] for c in curve])
     inner = [c for c in curve if 0 < c["escalated"] < 1]
-    points = {"always fast": _point(np.zeros(len(p), bool), fast, slow, slow_records, 0.0),
-              "always slow": _point(np.ones(len(p), bool), fast, slow, slow_records, curve[-1]["threshold"]),
-              "decisions": _point(decided, fast, slow, slow_records, decision_threshold),
-              "best": curve[int(np.argmax(gains))]}
-    summary = {"accuracy_fast": float(fast.mean()), "accuracy_slow": float(slow.mean()),
+    points = {"always fast": curve[0], "always slow": curve[-1],
+              "decisions": _point(decided, records, decision_threshold), "best": curve[int(np.argmax(gains))]}
+    failed = sum(r.slow_error is not None for r in records)
+    summary = {"accuracy_fast": curve[0]["accuracy"], "accuracy_slow": curve[-1]["accuracy"],
                "max_gain": float(gains.max()), "max_gain_escalated": points["best"]["escalated"],
                "max_gain_threshold": points["best"]["threshold"],
                # the area between the curves over r in [0, 1] (both run from always-fast to always-slow): the mean
@@ -138,26 +186,23 @@ def cascade(fast_records: Sequence[Record], slow_records: Sequence[SlowRecord], 
                "rates_beating_random": sum(c["gain"] > 0 for c in inner), "rates_swept": len(inner),
                "decisions_escalated": points["decisions"]["escalated"],
                "decisions_accuracy": points["decisions"]["accuracy"],
+               "decisions_random": points["decisions"]["random"],
                "decisions_gain": points["decisions"]["gain"],
-               "slow_failed": sum(s.error is not None for s in slow_records)}
-    return {"curve": curve, "points": points, "summary": summary}
-
-
-# The named points; "decisions" escalates what the run escalated (P(correct) below the calibrator's threshold, or no
-# answer, or routed before decoding); "best" is the sweep's largest gain over random routing, picked in hindsight.
-POLICIES = {"always fast": "always fast", "always slow": "always slow", "decisions": "its decisions",
-            "best": "best t (hindsight)"}
+               "slow_failed": failed, "slow_failed_share": failed / len(records)}
+    return {"curve": curve, "levels": level_points(curve), "points": points, "summary": summary}
 
 
 def table_rows(run: str, result: dict, calibrated: bool) -> list[dict]:
-    """The named points of one run as table rows."""
-    rows = []
-    for key, label in POLICIES.items():
-        point = result["points"][key]
-        policy = label if key != "decisions" or calibrated else label + " (uncalibrated)"
-        rows.append({"run": run, "policy": policy, **point,
-                     "slow_failed": result["summary"]["slow_failed"] if key == "always slow" else None})
+    """One run's table: the sweep at the R_LEVELS shares, the run's own decisions, and the best t in hindsight."""
+    rows = [{"run": run, "policy": _level_name(p["level"]), **p} for p in result["levels"]]
+    decisions = "its decisions" + ("" if calibrated else " (uncalibrated)")
+    rows.append({"run": run, "policy": decisions, **result["points"]["decisions"]})
+    rows.append({"run": run, "policy": "best t (hindsight)", **result["points"]["best"]})
     return rows
+
+
+def _level_name(level: float) -> str:
+    return {0.0: "always fast", 1.0: "always slow"}.get(level, f"r ≈ {level:.0%}")
 
 
 def verdict(run: str, result: dict) -> str:
@@ -169,7 +214,8 @@ def verdict(run: str, result: dict) -> str:
             f"{s['max_gain_escalated']:.0%}, P(correct) < {at:.3f}); area between the curves "
             f"{s['area_vs_random']:+.4f} (the mean gain over escalation rates 0–100%); the run's decisions escalate "
             f"{s['decisions_escalated']:.0%} for {s['decisions_accuracy']:.3f} accuracy ({s['decisions_gain']:+.3f} "
-            f"vs random); the slow path failed on {s['slow_failed']} problem(s), counted wrong.")
+            f"vs random); the slow path failed on {s['slow_failed']} problem(s) ({s['slow_failed_share']:.0%}), "
+            "counted wrong.")
 
 
 def record_json(record: SlowRecord) -> dict:

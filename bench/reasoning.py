@@ -41,6 +41,14 @@ class Record:
     num_steps: int | None
     p_ik: float | None = None
     routed: bool = False
+    # The slow path's answer to the same prompt (`bench reason --escalate-to`; `cascade.attach_slow`), graded the
+    # same way; all None without a slow path (and in older reports). A failed request: slow_correct False and
+    # slow_error its reason.
+    slow_answer: str | None = None
+    slow_correct: bool | None = None
+    slow_tokens: int | None = None  # completion tokens, the server's usage (None: it reports none)
+    slow_seconds: float | None = None  # wall time of the request, a failed one included
+    slow_error: str | None = None
     # The hidden states the probes read ("prompt", "answer"; None: the model has no such output). Not in
     # results.json (hundreds of floats a problem): `bench reason` writes them to states.npz.
     states: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)

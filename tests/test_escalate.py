@@ -246,7 +246,7 @@ def test_bench_reason_stops_when_every_slow_request_fails(roomy, tmp_path):
 def test_a_fast_server_escalates_to_a_slow_server(roomy, tiny_artifacts):
     body = {"messages": [{"role": "user", "content": QUESTION}], "max_tokens": 8,
             "extra_body": {"edgereason": {"solve": True, "shots": "none", "strategy": "greedy"}}}
-    with slow_server() as slow, served(roomy, "--escalate-to", slow.url) as fast:
+    with slow_server() as slow, served(roomy, "--escalate-to", slow.url, "--threads", "1") as fast:
         r = openai.OpenAI(base_url=fast.v1, api_key="-", max_retries=0).chat.completions.create(model=fast.model,
                                                                                                  **body)
         solved = r.model_extra["edgereason"]["solve"]
@@ -254,14 +254,14 @@ def test_a_fast_server_escalates_to_a_slow_server(roomy, tiny_artifacts):
         assert r.choices[0].message.content == REPLY and solved["fast"]["decision"] == "escalate"
         assert 'edgereason_escalations_total{outcome="answered"} 1' in httpx2.get(fast.url + "/metrics").text
     # The slow path is another `edgereason serve`; when it is gone, the fast answer is kept, marked.
-    with served(tiny_artifacts[Format.ONNX, RecipeName.FP32]) as big:
+    with served(tiny_artifacts[Format.ONNX, RecipeName.FP32], "--threads", "1") as big:
         url = big.url
-        with served(roomy, "--escalate-to", url, "--escalate-timeout", "30") as fast:
+        with served(roomy, "--escalate-to", url, "--escalate-timeout", "30", "--threads", "1") as fast:
             solved = openai.OpenAI(base_url=fast.v1, api_key="-", max_retries=0).chat.completions.create(
                 model=fast.model, **body).model_extra["edgereason"]["solve"]
             # tiny-random writes no answer: the slow server answered over the API, and its reply had none.
             assert solved["decision"] == "escalated" or solved["slow_error"].startswith("no answer in its reply")
-    with served(roomy, "--escalate-to", url, "--escalate-timeout", "5") as fast:  # `big` has stopped
+    with served(roomy, "--escalate-to", url, "--escalate-timeout", "5", "--threads", "1") as fast:  # `big` has stopped
         solved = openai.OpenAI(base_url=fast.v1, api_key="-", max_retries=0).chat.completions.create(
             model=fast.model, **body).model_extra["edgereason"]["solve"]
         assert solved["path"] == "fast"

@@ -231,10 +231,12 @@ def reason(
     import numpy as np
 
     from edgereason.bench import machine, plots
+    from edgereason.bench.cascade import attach_slow, cascade
     from edgereason.bench.reasoning import STATES_FILE, record_json, run_problems, savings, state_arrays, summarize
     from edgereason.bench.report import Column, Report, num, pct
     from edgereason.bench.tasks import load_task, parse_digits, shots_for
     from edgereason.runtime import open_model
+    from edgereason.runtime.reason import UNCALIBRATED_THRESHOLD
 
     positive(n, "--n")
     check_output(output)
@@ -270,20 +272,18 @@ def reason(
 
         with bar:
             records = run_problems(model, problems, config, shots=shots, calibrator=calibrator, on_record=advance)
-        summary = summarize(records)
+        summary, csv_extra = summarize(records), {}
+        if slow_records is not None:
+            attach_slow(records, slow_records)  # the slow answers go into this run's records, then its cascade
+            threshold = calibrator.threshold if calibrator is not None else UNCALIBRATED_THRESHOLD
+            cascades[name] = (cascade(records, decision_threshold=threshold), calibrator is not None)
+            csv_extra = {f"cascade_{k}": v for k, v in cascades[name][0]["summary"].items()}
         results["strategies"][name] = {
             "summary": summary, "calibrated": calibrator is not None, "strategy": config.strategy.value,
             "calculator": config.calculator.value, "records": [record_json(r) for r in records]}
         arrays |= {f"{name}/{state}": rows for state, rows in state_arrays(records).items()}
         rows.append({"strategy": name, "base_strategy": config.strategy.value, "calculator": config.calculator.value,
-                     "calibrated": "yes" if calibrator else "no", **summary})
-        if slow_records is not None:
-            from edgereason.bench.cascade import cascade
-            from edgereason.runtime.reason import UNCALIBRATED_THRESHOLD
-
-            threshold = calibrator.threshold if calibrator is not None else UNCALIBRATED_THRESHOLD
-            cascades[name] = (cascade(records, slow_records, decision_threshold=threshold), calibrator is not None)
-            rows[-1] |= {f"cascade_{k}": v for k, v in cascades[name][0]["summary"].items()}
+                     "calibrated": "yes" if calibrator else "no", **summary, **csv_extra})
     savings(rows, max_traces)
     columns = [Column("strategy", "strategy"), Column("accuracy", "accuracy", num(3)),
                Column("tokens_per_problem", "tok/problem", num(1)), Column("probe_tokens_per_problem", "probe tok",
@@ -355,20 +355,23 @@ def _cascade_report(report, results: dict, cascades: dict, slow, slow_records) -
 
     s = cas.slow_summary(slow_records)
     rows = [row for name, (result, calibrated) in cascades.items() for row in cas.table_rows(name, result, calibrated)]
-    columns = [Column("run", "run"), Column("policy", "policy"), Column("threshold", "threshold t", num(3)),
+    columns = [Column("run", "run"), Column("policy", "policy"), Column("threshold", "t", num(3)),
                Column("escalated", "escalated", pct), Column("accuracy", "accuracy", num(3)),
-               Column("random", "random routing", num(3)), Column("gain", "vs random", signed),
+               Column("random", "random", num(3)), Column("gain", "vs random", signed),
                Column("slow_tokens_per_problem", "slow tok/problem", num(1)),
-               Column("slow_seconds_per_problem", "slow s/problem", num(2)), Column("slow_failed", "slow failed")]
+               Column("seconds_per_problem", "s/problem", num(2)), Column("slow_failed", "slow failed")]
     tokens = "–" if s["tokens_per_problem"] is None else f"{s['tokens_per_problem']:.1f}"
     report.text(f"Slow path: {s['model'] or 'the server default'} at {slow.base}, asked all {s['n']} problems with "
                 f"the fast path's prompt (greedy, max_tokens {slow.max_tokens}, timeout {slow.timeout:g} s): "
                 f"accuracy {s['accuracy']:.3f}; {s['failed']} failed (counted wrong); {tokens} completion tokens "
                 f"and {s['seconds_per_problem']:.2f} s per problem. Escalate when P(correct) < t; random routing at "
-                "the same share r has expected accuracy (1 − r)·fast + r·slow (exact); slow tok and s per problem "
-                "are over all problems, 0 for those kept on the fast path. Policies: *its decisions* escalates "
-                "what the run escalated (P(correct) below the calibrator's threshold t, or no answer, or routed before "
-                "decoding); *best t* is the sweep's largest gain over random routing, picked in hindsight.")
+                "the same share r has expected accuracy (1 − r)·fast + r·slow (exact). Rows: the sweep's point "
+                f"nearest each share r in {', '.join(f'{r:.0%}' for r in cas.R_LEVELS)} (*escalated* is its "
+                "actual share); *its decisions* escalates what the run escalated (P(correct) below the "
+                "calibrator's threshold t, or no answer, or routed before decoding); *best t* is the sweep's "
+                "largest gain over random routing, picked in hindsight. Per problem, over all problems: slow tok "
+                "counts the escalated ones' completion tokens; s is the fast path's time plus the slow path's "
+                "where escalated; slow failed counts the escalated problems whose request failed.")
     report.table("Cascade", rows, columns)
     verdicts = [cas.verdict(name, result) for name, (result, _) in cascades.items()]
     for line in verdicts:
