@@ -285,9 +285,10 @@ def test_the_built_in_model_served_writes_what_run_writes(smollm2_int4):
     with served(folder, "--threads", "1") as s:
         streamed = "".join(c.choices[0].delta.content or "" for c in chat(
             s, question, max_tokens=40, temperature=0, stream=True) if c.choices)
-        solved = client(s).chat.completions.create(
+        reply = client(s).chat.completions.create(
             model=s.model, messages=[{"role": "user", "content": "Sam has 5 pens and buys 3 more. How many pens?"}],
-            extra_body={"edgereason": {"solve": True, "strategy": "greedy"}}).model_extra["edgereason"]["solve"]
+            max_tokens=200, extra_body={"edgereason": {"solve": True, "strategy": "greedy"}})
+        solved = reply.model_extra["edgereason"]["solve"]
     model = open_model(folder, num_threads=1)
     ids = model.text.chat_ids(question)
     steps = [st for st in generate(model.backend, ids, max_new_tokens=40) if st.finish_reason != "stop"]
