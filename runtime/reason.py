@@ -7,6 +7,7 @@ to P(correct); accept at or above its threshold, otherwise escalate (the slow pa
 """
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -175,8 +176,11 @@ def messages_for(question: str, *, kind: AnswerKind, choices: Sequence[str] = ()
 
 def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | None = None,
           kind: AnswerKind = AnswerKind.MATH, choices: Sequence[str] = (), shots: Sequence[tuple[str, str]] = (),
-          calibrator: Calibrator | None = None) -> SolveResult:
+          calibrator: Calibrator | None = None, cancel: threading.Event | None = None) -> SolveResult:
     """Answer `question`, with P(correct) and an accept/escalate decision.
+
+    `cancel` (a server's client went away): once set, the running trace ends at its next token and no further
+    trace starts; the result is then partial and meant to be dropped.
 
     Raises:
         ContextOverflowError: the prompt and budget don't fit the artifact's context.
@@ -206,11 +210,11 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
                 seconds=time.perf_counter() - start, states={"prompt": prompt_state}, p_ik=p_ik, routed=True)
     traces: list[Trace] = []
     if config.strategy is Strategy.VOTE:
-        traces = _vote(backend, text, prompt, config, kind, num_choices)
+        traces = _vote(backend, text, prompt, config, kind, num_choices, cancel)
     else:
         greedy_cfg = SamplingConfig()
         use_exit = config.strategy is Strategy.EARLY_EXIT
-        traces = [_trace(backend, text, prompt, config, kind, num_choices, greedy_cfg, use_exit)]
+        traces = [_trace(backend, text, prompt, config, kind, num_choices, greedy_cfg, use_exit, cancel)]
     answer, share = _tally(traces)
     winners = [t for t in traces if answer is not None and same_answer(t.answer, answer)] or traces
     features = {name: float(np.mean([t.features[name] for t in winners]))
@@ -245,7 +249,7 @@ def _mean_state(states: Sequence[np.ndarray | None]) -> np.ndarray | None:
 
 
 def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind,
-           num_choices: int, sampling: SamplingConfig, use_exit: bool) -> Trace:
+           num_choices: int, sampling: SamplingConfig, use_exit: bool, cancel: threading.Event | None = None) -> Trace:
     start = time.perf_counter()
     ex = config.exit
     abort = GroupConfidenceAbort(ex.abort_threshold) if use_exit and ex.abort else None
@@ -255,7 +259,7 @@ def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig,
     arith_abort = ArithmeticAbort(checker) if use_exit and ex.arith_abort and checker is not None else None
     confidence = TraceConfidence(window=ex.abort_window)
     steps = list(generate(backend, prompt, sampler=make_sampler(sampling), max_new_tokens=config.max_new_tokens,
-                          exit_policy=any_of([abort, arith_abort, probe]), confidence=confidence,
+                          exit_policy=any_of([_cancelled(cancel), abort, arith_abort, probe]), confidence=confidence,
                           arithmetic=checker))
     ids = [s.token_id for s in steps]
     body = text.decode(ids)
@@ -283,6 +287,11 @@ def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig,
                  answer_state=_mean_state([steps[i].hidden for i in span or _own(steps)[-FALLBACK_TOKENS:]]))
 
 
+def _cancelled(cancel: threading.Event | None):
+    """An exit policy that fires once `cancel` is set (None: no policy)."""
+    return None if cancel is None else (lambda step, trace: cancel.is_set())
+
+
 def _own(steps: Sequence) -> list[int]:
     """Indices of the steps the model wrote (not the calculator)."""
     return [i for i, s in enumerate(steps) if not s.tool]
@@ -308,13 +317,15 @@ def _answer_span(text: Text, steps: Sequence, answer: str | None) -> list[int]:
 
 
 def _vote(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind,
-          num_choices: int) -> list[Trace]:
+          num_choices: int, cancel: threading.Event | None = None) -> list[Trace]:
     traces: list[Trace] = []
     base = config.sampling
     for i in range(config.max_traces):
+        if cancel is not None and cancel.is_set():
+            break
         sampling = SamplingConfig(temperature=base.temperature, top_k=base.top_k, top_p=base.top_p,
                                   seed=(base.seed + i) % (1 << 64))
-        traces.append(_trace(backend, text, prompt, config, kind, num_choices, sampling, use_exit=True))
+        traces.append(_trace(backend, text, prompt, config, kind, num_choices, sampling, True, cancel))
         if config.exit.vote_early_stop and _settled_vote(traces, config.max_traces - len(traces)):
             break
     return traces

@@ -294,3 +294,20 @@ def test_the_built_in_model_served_writes_what_run_writes(smollm2_int4):
     steps = [st for st in generate(model.backend, ids, max_new_tokens=40) if st.finish_reason != "stop"]
     assert streamed == model.text.decode([st.token_id for st in steps]) and "Paris" in streamed
     assert solved["answer"] is not None and solved["fast"]["traces"][0]["tokens"] > 0
+
+
+def test_a_solve_whose_client_leaves_stops(roomy):
+    long_solve = {"messages": [{"role": "user", "content": "Tom has 3 apples and buys 4. How many?"}],
+                  "max_tokens": 900, "temperature": 1.0,
+                  "edgereason": {"solve": True, "strategy": "vote", "max_traces": 30, "shots": "none",
+                                 "abort": False, "probe": False}}  # ~27,000 tokens: many seconds
+    with served(roomy, "--threads", "1") as s:
+        with pytest.raises(httpx2.ReadTimeout):
+            httpx2.post(s.url + "/v1/chat/completions", json=long_solve, timeout=2)
+        left = time.monotonic()
+        while httpx2.get(s.url + "/health").json()["running"]:
+            assert time.monotonic() - left < 5, "the solve kept the model after its client left"
+            time.sleep(0.05)
+        quick = httpx2.post(s.url + "/v1/chat/completions", timeout=60,
+                            json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
+        assert quick.status_code == 200

@@ -62,8 +62,14 @@ class SolveJob:
         return cls(model, question, config, kind, shown, shots, calibrator, len(prompt), ext.escalate)
 
     def run(self, *, cancel: threading.Event) -> SolveResult:
-        return solve(self.model.backend, self.model.text, self.question, config=self.config, kind=self.kind,
-                     choices=self.shown, shots=self.shots, calibrator=self.calibrator)
+        """The fast path's solve; a client that leaves stops it at the next token (Cancelled)."""
+        from .engine import Cancelled
+
+        result = solve(self.model.backend, self.model.text, self.question, config=self.config, kind=self.kind,
+                       choices=self.shown, shots=self.shots, calibrator=self.calibrator, cancel=cancel)
+        if cancel.is_set():
+            raise Cancelled()
+        return result
 
     def messages(self) -> list[dict[str, str]]:
         """The fast path's prompt, which the slow path gets too."""
