@@ -65,6 +65,10 @@ def test_stream_equals_the_whole_reply_and_reports_usage(server):
     assert chunks[0].choices[0].delta.role == "assistant"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] in ("length", "stop")
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    two = list(chat(server, max_tokens=5, temperature=0, n=2, stream=True, stream_options={"include_usage": True}))
+    whole_two = chat(server, max_tokens=5, temperature=0, n=2)
+    assert two[-1].usage.prompt_tokens == whole_two.usage.prompt_tokens  # the prompt counts once, as OpenAI's
+    assert two[-1].usage.completion_tokens == whole_two.usage.completion_tokens
 
 
 def test_logprobs_are_before_sampling_and_sorted(server):

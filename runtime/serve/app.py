@@ -192,7 +192,7 @@ async def _chat(server: Server, request: Request) -> Response:
                                          extension={"choices": [responses.choice_extension(c)]}) for c in event]
             if req.stream_options and req.stream_options.include_usage:
                 done.append(responses.usage_chunk(rid, created, server.model_id, "chat.completion.chunk",
-                                                  len(prompt) * len(event), sum(c.completion_tokens for c in event)))
+                                                  len(prompt), sum(c.completion_tokens for c in event)))
             return done
 
         opening = [responses.chat_chunk(rid, created, server.model_id, i, {"role": "assistant", "content": ""})
