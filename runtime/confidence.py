@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .sampling import candidates
+
 DEFAULT_TOP_K = 20
 DEFAULT_WINDOW = 32
 DEFAULT_TAIL = 32
@@ -61,8 +63,6 @@ def top_logprobs(logits: np.ndarray, n: int, log_z: float) -> tuple[tuple[int, f
     """The n most likely tokens and their log-probabilities, most likely first (lowest id on ties), from the logits
     *before* sampling: what an OpenAI client's `logprobs` asks for, as llama.cpp's server reports them. `log_z` is
     the step's log normalizer (`step_signals`'s, so the chosen token's entry equals its `logprob`)."""
-    from .sampling import candidates
-
     return tuple((int(i), float(logits[i]) - log_z) for i in candidates(logits, n)[:n])
 
 

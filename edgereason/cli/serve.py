@@ -3,7 +3,6 @@
 import ipaddress
 import signal
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -109,7 +108,6 @@ def serve(
         server.engine.shutdown()
         sock.close()
     console.print(f"[dim]stopped after {time.monotonic() - start:.0f} s[/dim]")
-    sys.stdout.flush()
 
 
 @bench_app.command("serve")

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from edgereason.errors import UsageError
 from edgereason.runtime.arith import Calculator
+from edgereason.runtime.reason import ExitConfig
 from edgereason.runtime.sampling import SamplingConfig
 
 from . import responses
@@ -151,7 +152,7 @@ def _generations(server: Server, request: ChatRequest | CompletionRequest, promp
                        param="prompt")
     ext = request.edgereason
     seed = request.seed if request.seed is not None else secrets.randbits(64)
-    abort = ext.abort_threshold if ext.abort_threshold is not None else _default_abort_threshold()
+    abort = ext.abort_threshold if ext.abort_threshold is not None else ExitConfig().abort_threshold
     return [Generation(prompt_ids=prompt_ids, max_tokens=budget or info.max_seq_len - len(prompt_ids),
                        sampling=SamplingConfig(temperature=request.temperature, top_k=ext.top_k, top_p=request.top_p,
                                                seed=(seed + i) % (1 << 64)),
@@ -159,12 +160,6 @@ def _generations(server: Server, request: ChatRequest | CompletionRequest, promp
                        abort_threshold=abort if ext.abort else None,
                        calculator=Calculator(ext.calculator or Calculator.OFF.value))
             for i in range(request.n)]
-
-
-def _default_abort_threshold() -> float:
-    from edgereason.runtime.reason import ExitConfig
-
-    return ExitConfig().abort_threshold
 
 
 def _chat_prompt(server: Server, request: ChatRequest) -> list[int]:

@@ -218,7 +218,7 @@ def run_choice(model: LoadedModel, gen: Generation, index: int, emit: Emit | Non
             finish = "cancelled" if cancel.is_set() else "early_exit"
         elif step.finish_reason == "length":
             finish = "length"
-    if finish in ("eos", "length", "early_exit", "cancelled"):
+    if finish != "stop_sequence":  # the held-back text was no stop sequence's start after all
         rest = held.flush()
         out.append(rest)
         entries += unsent
