@@ -23,7 +23,7 @@ import numpy as np
 from edgereason.errors import EdgeReasonError, UsageError
 from edgereason.runtime.answers import same_answer
 from edgereason.runtime.escalate import SlowPath, SlowPathError, ask
-from edgereason.runtime.reason import messages_for
+from edgereason.runtime.spec import SolveSpec
 
 from .reasoning import Record
 from .tasks import Problem
@@ -43,9 +43,10 @@ class SlowRecord:
     error: str | None = None  # why the slow path gave nothing (the problem's slow answer counts as wrong)
 
 
-def ask_problems(slow: SlowPath, problems: Sequence[Problem], *, shots: Sequence[tuple[str, str]],
+def ask_problems(slow: SlowPath, problems: Sequence[Problem], *, spec: SolveSpec,
                  on_record: Callable[[SlowRecord], None] | None = None) -> list[SlowRecord]:
-    """The slow path's answer to each problem, graded like the fast path's; one SlowRecord each, in order.
+    """The slow path's answer to each problem (asked with `spec`'s prompt, as the fast path), graded like the fast
+    path's; one SlowRecord each, in order.
 
     Raises:
         UsageError: every request failed (nothing to compare with; the fix is the URL or the server).
@@ -54,7 +55,7 @@ def ask_problems(slow: SlowPath, problems: Sequence[Problem], *, shots: Sequence
     for p in problems:
         start = perf_counter()
         try:
-            got = ask(slow, messages_for(p.question, kind=p.kind, choices=p.choices, shots=shots), kind=p.kind,
+            got = ask(slow, spec.messages(p.question, kind=p.kind, choices=p.choices), kind=p.kind,
                       num_choices=len(p.choices))
             record = SlowRecord(p.id, got.answer, same_answer(got.answer, p.answer), got.prompt_tokens,
                                 got.completion_tokens, got.seconds, got.model)

@@ -1,7 +1,7 @@
 """Solve a task's problems with one strategy and score the answers and their P(correct).
 
 `edgereason calibrate` and the reasoning benchmark share this loop, so a calibrator is fitted on
-exactly the features the evaluation later feeds it.
+exactly the features the evaluation later feeds it, on the prompt its spec records.
 """
 
 from collections.abc import Callable, Sequence
@@ -11,9 +11,9 @@ import numpy as np
 
 from edgereason.runtime import LoadedModel
 from edgereason.runtime.answers import same_answer
-from edgereason.runtime.calibrate import Calibrator
 from edgereason.runtime.probes import STATES
-from edgereason.runtime.reason import SolveConfig, SolveResult, solve
+from edgereason.runtime.reason import SolveResult, solve
+from edgereason.runtime.spec import SolveSpec
 from edgereason.runtime.stats import aurc, auroc, ece
 
 from .tasks import Problem
@@ -54,14 +54,12 @@ class Record:
     states: dict[str, np.ndarray | None] = field(default_factory=dict, repr=False)
 
 
-def run_problems(model: LoadedModel, problems: Sequence[Problem], config: SolveConfig, *,
-                 shots: Sequence[tuple[str, str]], calibrator: Calibrator | None = None,
+def run_problems(model: LoadedModel, problems: Sequence[Problem], spec: SolveSpec, *,
                  on_record: Callable[[Record], None] | None = None) -> list[Record]:
-    """Solve each problem; one Record each (in order)."""
+    """Solve each problem as `spec` says; one Record each (in order)."""
     records = []
     for p in problems:
-        result: SolveResult = solve(model.backend, model.text, p.question, config=config, kind=p.kind,
-                                    choices=p.choices, shots=shots, calibrator=calibrator)
+        result: SolveResult = solve(model.backend, model.text, p.question, spec=spec, kind=p.kind, choices=p.choices)
         record = Record(
             problem_id=p.id, answer=result.answer, reference=p.answer, correct=same_answer(result.answer, p.answer),
             p_correct=result.p_correct, decision=result.decision, tokens=result.tokens_generated,

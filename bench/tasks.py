@@ -232,12 +232,6 @@ def load_task(name: str, *, n: int, seed: int = 0, offset: int = 0, path: Path |
 
 SHOT_SEED = 10_000  # few-shot examples come from a seed no evaluation uses
 
-_ARC_SHOT = (
-    "Which of these is a source of light?\nA. a mirror\nB. the Moon\nC. the Sun\nD. a window",
-    "A mirror and the Moon only reflect light, and a window lets it through. The Sun makes its own light.\n"
-    "The answer is C.",
-)
-
 
 def shots_for(task: str, *, num_shots: int = 2, digits: tuple[int, int] | None = None) -> list[tuple[str, str]]:
     """Worked examples (question, answer) that show the model the answer format for a task (the built-in suite's
@@ -251,17 +245,11 @@ def shots_for(task: str, *, num_shots: int = 2, digits: tuple[int, int] | None =
         train = cache.data_dir() / "gsm8k_train.jsonl"
         return [(p.question, _clean_gsm8k(p.meta["solution"])) for p in read_gsm8k(train, n=num_shots)]
     if task in ("arc", "arc-easy"):
-        return [_ARC_SHOT]
+        from edgereason.runtime.answers import AnswerKind
+        from edgereason.runtime.spec import default_spec
+
+        return list(default_spec().prompt(AnswerKind.CHOICE).shots[:num_shots])  # the default spec's own
     raise UsageError(f"unknown shots '{task}': use builtin, gsm8k, arc-easy or none")
-
-
-def calibrated_shots(calibrator, task: str | None, *, multiple_choice: bool) -> list[tuple[str, str]]:
-    """The few-shot turns of a solve: `task`'s if given, else those the calibrator was fitted with (its P(correct)
-    holds on that prompt only), else gsm8k's (arc-easy's for a multiple-choice question)."""
-    metrics = calibrator.metrics if calibrator is not None else {}
-    name = task or metrics.get("shots") or ("arc-easy" if multiple_choice else "gsm8k")
-    digits = parse_digits(str(metrics["digits"])) if not task and metrics.get("digits") else None
-    return shots_for(str(name), digits=digits)
 
 
 def _clean_gsm8k(solution: str) -> str:

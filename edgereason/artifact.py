@@ -201,16 +201,22 @@ def record_files(folder: Path, manifest: Manifest) -> None:
     }
 
 
-def add_file(folder: Path, name: str, data: bytes) -> None:
-    """Write `name` into a verified artifact folder and list it in the manifest (a calibrator, after export)."""
-    manifest = read_manifest(folder, verify_sha256=False)
-    tmp = folder / f".{name}.tmp"
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `path` through a temporary name beside it, so a reader never sees it half-written."""
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.tmp"
     try:
         tmp.write_bytes(data)
-        tmp.replace(folder / name)
+        tmp.replace(path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {folder / name} ({e.strerror}): free disk space or check permissions") from e
+        raise OutputError(f"cannot write {path} ({e.strerror}): free disk space or check permissions") from e
+
+
+def add_file(folder: Path, name: str, data: bytes) -> None:
+    """Write `name` into a verified artifact folder and list it in the manifest (a solve spec, after export)."""
+    manifest = read_manifest(folder, verify_sha256=False)
+    write_atomic(folder / name, data)
     manifest.files[name] = FileEntry(len(data), hashlib.sha256(data).hexdigest())
     write_manifest(folder, manifest)
 

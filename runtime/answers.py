@@ -8,14 +8,13 @@ Digits and whitespace are ASCII (`re.ASCII`), as in the C++ and Java ports (test
 import re
 from enum import StrEnum
 
+from .defaults import ANSWERS
+
 _NUMBER = r"-?\$?\s?\d[\d,]*(?:\.\d+)?"
 _BOXED = re.compile(r"\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", re.ASCII)
 _HASHES = re.compile(r"####\s*(" + _NUMBER + ")", re.ASCII)
 _ANSWER_IS = re.compile(r"answer\s*(?:is|:|=)\s*:?\s*\**\s*(" + _NUMBER + ")", re.IGNORECASE | re.ASCII)
 _ANY_NUMBER = re.compile(_NUMBER, re.ASCII)
-_CHOICE_IS = re.compile(r"answer\s*(?:is|:)?\s*:?\s*\**\s*\(?([A-E])\)?(?![A-Za-z])", re.IGNORECASE | re.ASCII)
-# "(B)" anywhere, or a letter standing alone at the end of a line ("B", "B.", "B)").
-_LONE_CHOICE = re.compile(r"\(([A-E])\)|(?:^|\s)([A-E])[).:]?[ \t]*(?=$|\n)", re.MULTILINE | re.ASCII)
 
 
 class AnswerKind(StrEnum):
@@ -23,8 +22,14 @@ class AnswerKind(StrEnum):
     CHOICE = "choice"
 
 
-LETTERS = "ABCDE"  # choice letters, in order: a question with n options is answered A..LETTERS[n-1]
+LETTERS: str = ANSWERS["letters"]  # choice letters, in order: a question with n options is answered A..LETTERS[n-1]
 MAX_CHOICES = len(LETTERS)
+_LETTER = f"[{LETTERS}]"
+_CHOICE_IS = re.compile(r"answer\s*(?:is|:)?\s*:?\s*\**\s*\(?(" + _LETTER + r")\)?(?![A-Za-z])",
+                        re.IGNORECASE | re.ASCII)
+# "(B)" anywhere, or a letter standing alone at the end of a line ("B", "B.", "B)").
+_LONE_CHOICE = re.compile(r"\((" + _LETTER + r")\)|(?:^|\s)(" + _LETTER + r")[).:]?[ \t]*(?=$|\n)",
+                          re.MULTILINE | re.ASCII)
 
 
 def normalize_number(text: str) -> str | None:

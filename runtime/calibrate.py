@@ -1,22 +1,21 @@
 """P(correct) from trace features: logistic regression in numpy, optionally isotonic on top.
 
-The calibrator belongs to one artifact (its confidence signals are that artifact's), so the JSON
-records the artifact's model-file sha256 and `load_calibrator` refuses any other artifact.
+The calibrator belongs to one artifact (its confidence signals are that artifact's), so the JSON records the
+artifact's model-file sha256; it lives inside the artifact's solve spec (`runtime.spec`), which refuses any other
+artifact.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgereason import artifact, schema
+from edgereason import schema
 from edgereason.errors import UsageError
 
 from .probes import FOLDS, PROBE_FEATURES, Probe, check_probe, choose_l2, fit_probe
 from .stats import auroc, ece, fit_isotonic, fit_logistic, sigmoid
 
-CALIBRATOR_FILE = "calibrator.{strategy}.json"  # one per solve strategy: their features differ
 CALIBRATOR_VERSION = 1
 MIN_PROBLEMS = 20  # fewer leave a held-out part too small to choose a threshold on
 COMBINER_L2_GRID = (1e-3, 1e-2, 0.1, 1.0)  # x n, on standardized features
@@ -83,16 +82,6 @@ class Calibrator:
         if self.isotonic_x:
             p = np.interp(p, self.isotonic_x, self.isotonic_y)
         return p
-
-    def save(self, folder: Path) -> Path:
-        """Write the file into the artifact folder and list it in the manifest, so loading verifies it."""
-        path = calibrator_path(folder, self.strategy)
-        artifact.add_file(Path(folder), path.name, (schema.dumps(asdict(self), indent=2) + "\n").encode())
-        return path
-
-
-def calibrator_path(folder: Path, strategy: str) -> Path:
-    return Path(folder) / CALIBRATOR_FILE.format(strategy=strategy)
 
 
 def feature_matrix(rows: Sequence[dict[str, float]], names: Sequence[str]) -> np.ndarray:
@@ -234,22 +223,3 @@ def check_calibrator(data, label: str) -> Calibrator:
         raise UsageError(f"{label}: probes: the probes read states of different sizes {sorted(sizes)}: {fix}")
     data = dict(data, probes={name: check_probe(name, p, label, fix) for name, p in probes.items()})
     return Calibrator(**data)
-
-
-def load_calibrator(folder: Path, artifact_sha256: str, strategy: str) -> Calibrator | None:
-    """The artifact's calibrator for `strategy`, or None if it has none. Refuses one fitted on another artifact.
-
-    The file is listed in the manifest by `Calibrator.save`, so the folder check has verified its bytes.
-    """
-    path = calibrator_path(folder, strategy)
-    if not path.is_file():
-        return None
-    label = f"{Path(folder).name}/{path.name}"
-    cal = check_calibrator(schema.read_json(path, what="a calibrator", fix=CALIBRATOR_FIX), label)
-    if cal.strategy != strategy:
-        raise UsageError(f"{label}: strategy: {cal.strategy!r} is not this file's strategy {strategy!r}: "
-                         f"{CALIBRATOR_FIX}")
-    if cal.artifact_sha256 != artifact_sha256:
-        raise UsageError(f"{path} was fitted on another artifact (sha256 {cal.artifact_sha256[:12]}…, this one is "
-                         f"{artifact_sha256[:12]}…): run `edgereason calibrate` on this artifact")
-    return cal

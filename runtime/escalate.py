@@ -22,8 +22,8 @@ from edgereason.errors import EdgeReasonError, SettingError
 
 from .answers import MAX_CHOICES, AnswerKind, extract
 from .backends.base import Backend
-from .calibrate import Calibrator
-from .reason import SolveConfig, SolveResult, messages_for, solve
+from .reason import SolveConfig, SolveResult, solve
+from .spec import SolveSpec, default_spec
 from .text import Text
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -292,7 +292,7 @@ def escalate(slow: SlowPath | None, fast: SolveResult, messages: Sequence[dict[s
     """Ask the slow path when the fast path's decision is "escalate" (routed before decoding included).
 
     For a caller that has solved already (the server solves on its model thread and asks the slow path off it);
-    `messages` must be the prompt the fast path was given (`reason.messages_for` with the same arguments).
+    `messages` must be the prompt the fast path was given (`SolveSpec.messages` with the same arguments).
     """
     if fast.decision != "escalate" or slow is None:
         return CascadeResult(fast)
@@ -303,15 +303,15 @@ def escalate(slow: SlowPath | None, fast: SolveResult, messages: Sequence[dict[s
 
 
 def solve_with_escalation(backend: Backend, text: Text, question: str, *, slow: SlowPath | None,
-                          config: SolveConfig | None = None, kind: AnswerKind = AnswerKind.MATH,
-                          choices: Sequence[str] = (), shots: Sequence[tuple[str, str]] = (),
-                          calibrator: Calibrator | None = None) -> CascadeResult:
-    """`reason.solve`, then the slow path when its decision is escalate, with the same prompt: the cascade.
+                          spec: SolveSpec | None = None, kind: AnswerKind = AnswerKind.MATH,
+                          choices: Sequence[str] = ()) -> CascadeResult:
+    """`reason.solve` as `spec` says, then the slow path when its decision is escalate, with the same prompt: the
+    cascade.
 
     Raises:
         ContextOverflowError, SettingError: as `reason.solve` (a slow path's failure is a value, never raised).
     """
-    fast = solve(backend, text, question, config=config, kind=kind, choices=choices, shots=shots,
-                 calibrator=calibrator)
-    return escalate(slow, fast, messages_for(question, kind=kind, choices=choices, shots=shots), kind=kind,
+    spec = spec or default_spec()
+    fast = solve(backend, text, question, spec=spec, kind=kind, choices=choices)
+    return escalate(slow, fast, spec.messages(question, kind=kind, choices=choices), kind=kind,
                     num_choices=len(choices))

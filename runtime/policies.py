@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .answers import MAX_CHOICES, AnswerKind, extract, same_answer
+from .answers import LETTERS, MAX_CHOICES, AnswerKind, extract, same_answer
 from .backends.base import Backend, ContextOverflowError
 from .confidence import TraceConfidence
+from .defaults import ANSWERS
 from .generate import ExitPolicy, Step
 from .text import Text
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .arith import ArithmeticChecker
 
 # The model has written its final answer on this line: nothing after it can change the answer.
-_STATED = re.compile(r"answer is\s*:?\s*\$?\s*-?\(?[\dA-E]", re.IGNORECASE | re.ASCII)
+_STATED = re.compile(r"answer is\s*:?\s*\$?\s*-?\(?[\d" + LETTERS + "]", re.IGNORECASE | re.ASCII)
 
 
 @dataclass
@@ -65,8 +66,8 @@ class AnswerProbe:
     patience: int
     min_tokens: int
     num_choices: int = MAX_CHOICES
-    probe_text: str = " So the answer is"
-    max_answer_tokens: int = 8
+    probe_text: str = ANSWERS["probe_text"]
+    max_answer_tokens: int = ANSWERS["max_answer_tokens"]
     num_probes: int = 0
     probe_tokens: int = 0  # tokens the probes cost (prefill + decode), for honest savings accounting
     settled_answer: str | None = None

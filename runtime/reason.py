@@ -10,8 +10,9 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,19 +22,48 @@ from .answers import MAX_CHOICES, AnswerKind, extract, same_answer
 from .arith import NO_ARITHMETIC, ArithmeticChecker, Calculator, Statement
 from .backends.base import Backend
 from .calibrate import Calibrator
-from .confidence import DEFAULT_WINDOW, TraceConfidence
+from .confidence import TraceConfidence
+from .defaults import EXIT, SAMPLING, SETTINGS
 from .generate import generate
 from .policies import AnswerProbe, ArithmeticAbort, GroupConfidenceAbort, any_of
 from .probes import FALLBACK_TOKENS
 from .sampling import SamplingConfig, make_sampler
 from .text import Text
 
-# Trace features the calibrator reads, in order.
-FEATURES = ("mean_conf", "lowest_group_conf", "bottom10_group_conf", "tail_conf", "mean_logprob", "min_logprob",
-            "num_tokens", "answer_logprob", "answer_min_logprob", "vote_share", "has_answer",
-            "arith_statements", "arith_errors", "first_error_at")
+if TYPE_CHECKING:
+    from .spec import SolveSpec
+
+
+
+@dataclass(frozen=True)
+class TraceFeatures:
+    """The trace features a calibrator reads; the field order is the order of its rows, and every solve spec lists
+    them in this order (`SolveSpec.features`), so the C++ runner and the Java core build the same rows.
+
+    mean_conf .. tail_conf: DeepConf token and group confidences (`runtime.confidence`); mean_logprob / min_logprob:
+    of the sampled tokens; num_tokens: the trace's length; answer_logprob / answer_min_logprob: over the tokens that
+    wrote the answer; vote_share: the winner's share of the answered vote weight; has_answer: 1 when an answer was
+    found; arith_statements / arith_errors / first_error_at: the checked arithmetic (`runtime.arith`).
+    """
+
+    mean_conf: float
+    lowest_group_conf: float
+    bottom10_group_conf: float
+    tail_conf: float
+    mean_logprob: float
+    min_logprob: float
+    num_tokens: float
+    answer_logprob: float
+    answer_min_logprob: float
+    vote_share: float
+    has_answer: float
+    arith_statements: float
+    arith_errors: float
+    first_error_at: float
+
+
+FEATURES = tuple(f.name for f in fields(TraceFeatures))
 ARITH_FEATURES = ("arith_statements", "arith_errors", "first_error_at")
-UNCALIBRATED_THRESHOLD = 0.5
 
 
 class Strategy(StrEnum):
@@ -57,15 +87,15 @@ class ExitConfig:
         arith_abort: abandon a trace at its first false arithmetic statement (needs the calculator on).
     """
 
-    abort: bool = True
-    abort_threshold: float = 5.0
-    abort_window: int = DEFAULT_WINDOW
-    probe: bool = True
-    probe_threshold: float = 0.9
-    probe_patience: int = 2
-    probe_min_tokens: int = 32
-    vote_early_stop: bool = True
-    arith_abort: bool = False
+    abort: bool = EXIT["abort"]
+    abort_threshold: float = EXIT["abort_threshold"]
+    abort_window: int = EXIT["abort_window"]
+    probe: bool = EXIT["probe"]
+    probe_threshold: float = EXIT["probe_threshold"]
+    probe_patience: int = EXIT["probe_patience"]
+    probe_min_tokens: int = EXIT["probe_min_tokens"]
+    vote_early_stop: bool = EXIT["vote_early_stop"]
+    arith_abort: bool = EXIT["arith_abort"]
 
     def __post_init__(self) -> None:
         for name in ("abort_window", "probe_patience"):
@@ -94,14 +124,14 @@ class SolveConfig:
         threshold (needs a calibrator with the prompt probe).
     """
 
-    strategy: Strategy = Strategy.EARLY_EXIT
-    max_new_tokens: int = 320
-    max_traces: int = 5
-    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.7, top_k=40, seed=0))
+    strategy: Strategy = Strategy(SETTINGS["strategy"])
+    max_new_tokens: int = SETTINGS["max_new_tokens"]
+    max_traces: int = SETTINGS["max_traces"]
+    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(**SAMPLING))
     exit: ExitConfig = field(default_factory=ExitConfig)
-    calculator: Calculator = Calculator.CHECK
-    arith_error_weight: float = 0.25
-    route_before_decode: bool = False
+    calculator: Calculator = Calculator(SETTINGS["calculator"])
+    arith_error_weight: float = SETTINGS["arith_error_weight"]
+    route_before_decode: bool = SETTINGS["route_before_decode"]
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "max_traces"):
@@ -160,24 +190,11 @@ class SolveResult:
     routed: bool = False  # sent to the slow path before decoding (P(IK) below the route threshold)
 
 
-SYSTEM = "You are a careful math tutor. Solve the problem step by step, then finish with 'The answer is N.'"
-SYSTEM_CHOICE = "Answer the multiple-choice question. Think briefly, then finish with 'The answer is X.' (a letter)."
-
-
-def messages_for(question: str, *, kind: AnswerKind, choices: Sequence[str] = (),
-                 shots: Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
-    """System prompt, few-shot turns, then the question (choices listed under it)."""
-    body = question + ("\n" + "\n".join(choices) if choices else "")
-    messages = [{"role": "system", "content": SYSTEM if kind is AnswerKind.MATH else SYSTEM_CHOICE}]
-    for q, a in shots:
-        messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-    return [*messages, {"role": "user", "content": body}]
-
-
-def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | None = None,
-          kind: AnswerKind = AnswerKind.MATH, choices: Sequence[str] = (), shots: Sequence[tuple[str, str]] = (),
-          calibrator: Calibrator | None = None, cancel: threading.Event | None = None) -> SolveResult:
-    """Answer `question`, with P(correct) and an accept/escalate decision.
+def solve(backend: Backend, text: Text, question: str, *, spec: "SolveSpec | None" = None,
+          kind: AnswerKind = AnswerKind.MATH, choices: Sequence[str] = (),
+          cancel: threading.Event | None = None) -> SolveResult:
+    """Answer `question` as `spec` says (default: edgereason/specs/solve.json), with P(correct) from its
+    calibrator and an accept/escalate decision.
 
     `cancel` (a server's client went away): once set, the running trace ends at its next token and no further
     trace starts; the result is then partial and meant to be dropped.
@@ -185,12 +202,16 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
     Raises:
         ContextOverflowError: the prompt and budget don't fit the artifact's context.
     """
-    config = config or SolveConfig()
+    if spec is None:
+        from .spec import default_spec
+
+        spec = default_spec()
+    config, calibrator = spec.config, spec.calibrator
     if len(choices) > MAX_CHOICES:
         raise SettingError(f"a question has at most {MAX_CHOICES} {{0}} (letters A-E), got {len(choices)}", "choices")
     num_choices = len(choices) or MAX_CHOICES  # no options listed: the question's own text names A-E
     start = time.perf_counter()
-    prompt = text.prompt_ids(messages_for(question, kind=kind, choices=choices, shots=shots))
+    prompt = spec.prompt_ids(text, question, kind=kind, choices=choices)
     if len(prompt) + config.max_new_tokens > backend.info.max_seq_len:
         from .backends.base import ContextOverflowError
 
@@ -210,11 +231,11 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
                 seconds=time.perf_counter() - start, states={"prompt": prompt_state}, p_ik=p_ik, routed=True)
     traces: list[Trace] = []
     if config.strategy is Strategy.VOTE:
-        traces = _vote(backend, text, prompt, config, kind, num_choices, cancel)
+        traces = _vote(backend, text, prompt, spec, kind, num_choices, cancel)
     else:
         greedy_cfg = SamplingConfig()
         use_exit = config.strategy is Strategy.EARLY_EXIT
-        traces = [_trace(backend, text, prompt, config, kind, num_choices, greedy_cfg, use_exit, cancel)]
+        traces = [_trace(backend, text, prompt, spec, kind, num_choices, greedy_cfg, use_exit, cancel)]
     answer, share = _tally(traces)
     winners = [t for t in traces if answer is not None and same_answer(t.answer, answer)] or traces
     features = {name: float(np.mean([t.features[name] for t in winners]))
@@ -224,7 +245,7 @@ def solve(backend: Backend, text: Text, question: str, *, config: SolveConfig | 
     states = {"prompt": traces[0].prompt_state, "answer": _mean_state([t.answer_state for t in winners])}
     if calibrator is not None:
         features.update(calibrator.probe_features(states))
-    p, reasons, decision = _decide(answer, traces, features, calibrator)
+    p, reasons, decision = _decide(answer, traces, features, calibrator, spec.uncalibrated_threshold)
     if config.route_before_decode:
         reasons.append(f"not routed: P(IK) {p_ik:.2f} >= route threshold {calibrator.route_threshold:.2f}"
                        if p_ik is not None else "not routed: the calibrator has no P(IK) probe (run `edgereason "
@@ -248,13 +269,15 @@ def _mean_state(states: Sequence[np.ndarray | None]) -> np.ndarray | None:
     return np.mean(present, axis=0) if present else None
 
 
-def _trace(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind,
+def _trace(backend: Backend, text: Text, prompt: list[int], spec: "SolveSpec", kind: AnswerKind,
            num_choices: int, sampling: SamplingConfig, use_exit: bool, cancel: threading.Event | None = None) -> Trace:
     start = time.perf_counter()
+    config = spec.config
     ex = config.exit
     abort = GroupConfidenceAbort(ex.abort_threshold) if use_exit and ex.abort else None
     probe = (AnswerProbe(backend, text, kind, threshold=ex.probe_threshold, patience=ex.probe_patience,
-                         min_tokens=ex.probe_min_tokens, num_choices=num_choices) if use_exit and ex.probe else None)
+                         min_tokens=ex.probe_min_tokens, num_choices=num_choices, probe_text=spec.probe_text,
+                         max_answer_tokens=spec.max_answer_tokens) if use_exit and ex.probe else None)
     checker = ArithmeticChecker(text, config.calculator) if config.calculator is not Calculator.OFF else None
     arith_abort = ArithmeticAbort(checker) if use_exit and ex.arith_abort and checker is not None else None
     confidence = TraceConfidence(window=ex.abort_window)
@@ -316,8 +339,9 @@ def _answer_span(text: Text, steps: Sequence, answer: str | None) -> list[int]:
     return span or own[-FALLBACK_TOKENS:]
 
 
-def _vote(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, kind: AnswerKind,
+def _vote(backend: Backend, text: Text, prompt: list[int], spec: "SolveSpec", kind: AnswerKind,
           num_choices: int, cancel: threading.Event | None = None) -> list[Trace]:
+    config = spec.config
     traces: list[Trace] = []
     base = config.sampling
     for i in range(config.max_traces):
@@ -325,7 +349,7 @@ def _vote(backend: Backend, text: Text, prompt: list[int], config: SolveConfig, 
             break
         sampling = SamplingConfig(temperature=base.temperature, top_k=base.top_k, top_p=base.top_p,
                                   seed=(base.seed + i) % (1 << 64))
-        traces.append(_trace(backend, text, prompt, config, kind, num_choices, sampling, True, cancel))
+        traces.append(_trace(backend, text, prompt, spec, kind, num_choices, sampling, True, cancel))
         if config.exit.vote_early_stop and _settled_vote(traces, config.max_traces - len(traces)):
             break
     return traces
@@ -360,7 +384,7 @@ def _tally(traces: Sequence[Trace]) -> tuple[str | None, float]:
 
 
 def _decide(answer: str | None, traces: Sequence[Trace], features: dict[str, float],
-            calibrator: Calibrator | None) -> tuple[float, list[str], str]:
+            calibrator: Calibrator | None, uncalibrated_threshold: float) -> tuple[float, list[str], str]:
     reasons = []
     if calibrator is not None:
         p = float(calibrator.predict([features])[0])
@@ -368,7 +392,7 @@ def _decide(answer: str | None, traces: Sequence[Trace], features: dict[str, flo
     else:
         # Without a calibrator: the winner's vote share times its geometric-mean token probability.
         p = features["vote_share"] * float(np.exp(features["mean_logprob"]))
-        threshold = UNCALIBRATED_THRESHOLD
+        threshold = uncalibrated_threshold
         reasons.append("uncalibrated (no calibrator for this strategy: run `edgereason calibrate`); "
                        "raw confidence used")
     if answer is None:

@@ -69,3 +69,17 @@ def constant_pik_calibrator(width: int, artifact_sha256: str, *, pik_logit: floa
         "bias": 0.0, "threshold": 0.5, "target_risk": 0.1, "artifact_sha256": artifact_sha256,
         "strategy": "greedy", "probes": {"pik_logit": probe}, "route_threshold": route_threshold, "version": 1},
         "test")
+
+
+def calibrated_spec(calibrator=None, config=None, *, sha: str | None = None):
+    """The default solve spec with `config` (default: the calibrator's strategy) and `calibrator` (tied to its
+    artifact), in memory."""
+    from edgereason.runtime.reason import SolveConfig, Strategy
+    from edgereason.runtime.spec import FittedOn, default_spec
+
+    if calibrator is None:
+        spec = default_spec(config)
+        return spec if sha is None else spec.replace(artifact_sha256=sha)
+    spec = default_spec(config or SolveConfig(strategy=Strategy(calibrator.strategy)))
+    return spec.replace(calibrator=calibrator, artifact_sha256=calibrator.artifact_sha256,
+                        fitted_on=FittedOn("builtin", "math", 300, 1, 0, None, "builtin"))

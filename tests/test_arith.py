@@ -16,7 +16,8 @@ from edgereason.runtime.answers import AnswerKind
 from edgereason.runtime.arith import ArithmeticChecker, Calculator, analyse, pending, result_text, statements
 from edgereason.runtime.confidence import TraceConfidence
 from edgereason.runtime.generate import generate
-from edgereason.runtime.reason import FEATURES, ExitConfig, SolveConfig, Strategy, messages_for, solve
+from edgereason.runtime.reason import FEATURES, ExitConfig, SolveConfig, Strategy, solve
+from edgereason.runtime.spec import default_spec
 from edgereason.runtime.text import Text
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "arithmetic.json").read_text())
@@ -167,11 +168,11 @@ def test_features_are_in_the_calibrator_schema():
 
 def test_solve_reports_statements_and_can_abort_on_a_false_one(text):
     script = text.encode("12 - 7 = 2 apples.\nThe answer is 2.", add_bos=False)
-    prompt_len = len(text.prompt_ids(messages_for("Q", kind=AnswerKind.MATH)))
+    prompt_len = len(text.prompt_ids(default_spec().messages("Q", kind=AnswerKind.MATH)))
 
     def run(config: SolveConfig):
         backend = scripted_backend(script, prompt_len=prompt_len, eos_id=2, max_seq_len=1024)
-        return solve(backend, text, "Q", config=config)
+        return solve(backend, text, "Q", spec=default_spec(config))
 
     greedy = run(SolveConfig(strategy=Strategy.GREEDY))
     trace = greedy.traces[0]
@@ -209,9 +210,9 @@ def test_a_choice_answer_is_a_letter_of_the_question_s_own_options(text):
     three = ("A. red", "B. green", "C. blue")
 
     def run(choices, config):
-        prompt_len = len(text.prompt_ids(messages_for("Q", kind=AnswerKind.CHOICE, choices=choices)))
+        prompt_len = len(text.prompt_ids(default_spec().messages("Q", kind=AnswerKind.CHOICE, choices=choices)))
         backend = scripted_backend(script, prompt_len=prompt_len, eos_id=2, max_seq_len=1024)
-        return solve(backend, text, "Q", config=config, kind=AnswerKind.CHOICE, choices=choices)
+        return solve(backend, text, "Q", spec=default_spec(config), kind=AnswerKind.CHOICE, choices=choices)
 
     greedy = SolveConfig(strategy=Strategy.GREEDY)
     assert run((*three, "D. white"), greedy).answer == "D"

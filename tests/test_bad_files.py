@@ -1,6 +1,6 @@
-"""The shared golden set of broken artifact folders and calibrators (tests/golden/bad_files.json): each one is
-refused with one error naming its field, as the C++ runner and the Java core refuse them (their tests read the
-same file)."""
+"""The shared golden set of broken artifact folders, calibrators and solve specs (tests/golden/bad_files.json):
+each one is refused with one error naming its field, as the C++ runner and the Java core refuse them (their tests
+read the same file)."""
 
 import base64
 import json
@@ -13,10 +13,11 @@ from helpers import golden_folder
 
 from edgereason import artifact
 from edgereason.errors import ArtifactError, UsageError
-from edgereason.runtime import calibrate
+from edgereason.runtime import calibrate, spec
 
 MANIFEST_CASES = GOLDEN["manifest"]["cases"]
 CALIBRATOR_CASES = GOLDEN["calibrator"]["cases"]
+SPEC_CASES = GOLDEN["solve_spec"]["cases"]
 
 
 def build_folder(root: Path, case: dict | None) -> Path:
@@ -66,5 +67,20 @@ def test_bad_calibrator_refused(case):
         calibrate.parse_calibrator(case["text"], "calibrator.early-exit.json")
     message = str(caught.value)
     assert "\n" not in message
+    for words in case["expect"]:
+        assert words in message, message
+
+
+def test_valid_solve_spec_loads():
+    loaded = spec.parse_spec(json.dumps(GOLDEN["solve_spec"]["valid"]), "solve.early-exit.json")
+    assert loaded.calibrator is not None and loaded.fitted_on is not None
+
+
+@pytest.mark.parametrize("case", SPEC_CASES, ids=[c["name"] for c in SPEC_CASES])
+def test_bad_solve_spec_refused(case):
+    with pytest.raises(UsageError) as caught:
+        spec.parse_spec(case["text"], "solve.early-exit.json")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("solve.early-exit.json")
     for words in case["expect"]:
         assert words in message, message

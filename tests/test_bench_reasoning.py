@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from helpers import cli
+from helpers import assert_one_line_error, cli
 
 from edgereason.bench.reasoning import Record, summarize
 
@@ -56,3 +56,20 @@ def test_bench_reason_writes_a_report(roomy, tmp_path):
         assert {f"{run}/{state}" for run in report["strategies"] for state in ("prompt", "answer")} == set(states.files)
         assert states["greedy check/prompt"].shape == (3, 64) and np.isfinite(states["greedy check/answer"]).all()
     assert "states" not in records[0]
+
+
+def test_bench_reason_follows_a_spec(roomy, tmp_path):
+    """`bench reason --spec FILE`: the spec's strategy, budget and calculator unless a flag says otherwise."""
+    spec = tmp_path / "solve.greedy.json"
+    assert cli("spec", str(roomy), "--strategy", "greedy", "-o", str(spec)).returncode == 0
+    data = json.loads(spec.read_text())
+    data["settings"].update(max_new_tokens=4, calculator="off")
+    spec.write_text(json.dumps(data))
+    proc = cli("bench", "reason", str(roomy), "--n", "2", "--spec", str(spec), "-o", str(tmp_path / "a"))
+    assert proc.returncode == 0, proc.stderr
+    (path,) = (tmp_path / "a").glob("*/results.json")
+    report = json.loads(path.read_text())
+    assert list(report["strategies"]) == ["greedy"] and report["strategies"]["greedy"]["calculator"] == "off"
+    assert all(0 < r["tokens"] <= 4 for r in report["strategies"]["greedy"]["records"])
+    assert_one_line_error(cli("bench", "reason", str(roomy), "--spec", str(spec), "--max-new-tokens", "0", "-o",
+                              str(tmp_path / "b")), 2, "--max-new-tokens")

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
-from helpers import golden_folder
+from helpers import calibrated_spec, golden_folder
 
 from edgereason import artifact
 from edgereason.errors import ArtifactError, UsageError
-from edgereason.runtime import calibrate, stats
+from edgereason.runtime import calibrate, spec, stats
 
 
 def synthetic(n: int, seed: int = 0):
@@ -50,24 +50,33 @@ def test_auroc_and_ece_on_hand_examples():
     assert stats.ece(np.array([0.95, 0.95]), np.array([0, 0])) == pytest.approx(0.95)
 
 
-def test_save_lists_the_file_in_the_manifest_and_load_refuses_another_artifact(tmp_path):
+def test_save_lists_the_spec_in_the_manifest_and_load_refuses_another_artifact(tmp_path):
     folder = golden_folder(tmp_path)
     rows, y, _ = synthetic(300)
     rows = [{"mean_conf": r["conf"]} for r in rows]
     cal = calibrate.fit(rows, y, features=["mean_conf"], artifact_sha256="a" * 64)
     cal.metrics["heldout_auroc"] = float("nan")  # as when the held-out part has one class: saved as null
-    path = cal.save(folder)
-    manifest = artifact.read_manifest(folder)  # the folder still verifies, with the calibrator listed
+    path = calibrated_spec(cal).save(folder)
+    assert path.name == "solve.early-exit.json"
+    manifest = artifact.read_manifest(folder)  # the folder still verifies, with the spec listed
     assert manifest.files[path.name].bytes == path.stat().st_size
-    loaded = calibrate.load_calibrator(folder, "a" * 64, "early-exit")
-    np.testing.assert_allclose(loaded.predict(rows), cal.predict(rows))
-    assert loaded.metrics["heldout_auroc"] is None
-    with pytest.raises(UsageError, match="fitted on another artifact"):
-        calibrate.load_calibrator(folder, "b" * 64, "early-exit")
-    assert calibrate.load_calibrator(folder, "a" * 64, "vote") is None  # one file per strategy
+    loaded = spec.load_spec(folder, "a" * 64, "early-exit")
+    np.testing.assert_allclose(loaded.calibrator.predict(rows), cal.predict(rows))
+    assert loaded.calibrator.metrics["heldout_auroc"] is None
+    assert loaded == calibrated_spec(loaded.calibrator)  # everything else round-trips as the defaults
+    with pytest.raises(UsageError, match="belongs to another artifact"):
+        spec.load_spec(folder, "b" * 64, "early-exit")
+    assert spec.load_spec(folder, "a" * 64, "vote") is None  # one file per strategy
     path.write_text(path.read_text().replace('"bias": ', '"bias": 1e3 + '))  # edited by hand: not listed as is
-    with pytest.raises(ArtifactError, match="calibrator.early-exit.json"):
+    with pytest.raises(ArtifactError, match="solve.early-exit.json"):
         artifact.read_manifest(folder)
+
+
+def test_a_calibrator_file_of_an_older_edgereason_is_refused_with_the_fix(tmp_path):
+    folder = golden_folder(tmp_path)
+    artifact.add_file(folder, "calibrator.early-exit.json", b"{}")
+    with pytest.raises(UsageError, match="older edgereason.*run `edgereason calibrate` again"):
+        spec.load_spec(folder, "a" * 64, "early-exit")
 
 
 def test_too_little_or_one_sided_data():

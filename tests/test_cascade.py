@@ -22,7 +22,8 @@ from edgereason.bench.cascade import (
 from edgereason.bench.reasoning import Record, record_json
 from edgereason.bench.tasks import load_task
 from edgereason.errors import EdgeReasonError, UsageError
-from edgereason.runtime.answers import same_answer
+from edgereason.runtime.answers import AnswerKind, same_answer
+from edgereason.runtime.spec import default_spec
 
 FIXED = "The answer is 42."
 
@@ -127,12 +128,12 @@ def test_ask_problems_counts_failures_and_stops_only_when_all_fail():
     problems = load_task("builtin", n=2, seed=2)
     with slow_server(content=lambda body: None if body["messages"][-1]["content"] == problems[0].question
                      else FIXED) as server:
-        got = ask_problems(SlowPath(server.url), problems, shots=())
+        got = ask_problems(SlowPath(server.url), problems, spec=default_spec().with_shots(AnswerKind.MATH, ()))
     assert got[0].error.startswith("HTTP 500") and not got[0].correct and got[0].seconds > 0
     assert (got[1].answer, got[1].error, got[1].completion_tokens) == ("42", None, 17)
     url = dead_url()
     with pytest.raises(UsageError, match=f"failed on all 2 problems .* --escalate-to {url}/v1 "):
-        ask_problems(SlowPath(url), problems, shots=())
+        ask_problems(SlowPath(url), problems, spec=default_spec())
 
 
 def test_bench_reason_cascade_end_to_end(roomy, tmp_path):

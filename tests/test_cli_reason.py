@@ -4,7 +4,7 @@ import shutil
 import subprocess
 
 import pytest
-from helpers import EDGEREASON, assert_one_line_error, cli, constant_pik_calibrator
+from helpers import EDGEREASON, assert_one_line_error, calibrated_spec, cli, constant_pik_calibrator
 
 from edgereason.quant.recipes import Format, RecipeName
 from edgereason.runtime import calibrate, open_model
@@ -54,7 +54,7 @@ def test_solve_prints_answer_decision_and_traces(roomy):
     assert proc.returncode == 0, proc.stderr
     for words in ("answer", "P(correct)", "uncalibrated", "decision", "traces", "tokens", "time"):
         assert words in proc.stdout
-    assert_one_line_error(cli("solve", str(roomy), "q", "--strategy", "beam"), 2, "unknown strategy 'beam'")
+    assert_one_line_error(cli("solve", str(roomy), "q", "--strategy", "beam"), 2, "unknown --strategy 'beam'")
     assert_one_line_error(cli("solve", str(roomy), "q", "--strategy", "vote", "--temperature", "0"), 2,
                           "--strategy vote needs --temperature > 0")  # the library's fields, as this command's flags
 
@@ -65,11 +65,11 @@ def test_calibrator_from_another_artifact_is_refused(roomy, tmp_path):
     rows = [{name: float(i % 7) for name in ("mean_conf",)} for i in range(40)]
     fitted = calibrate.fit(rows, [i % 2 == 0 for i in range(40)], features=["mean_conf"], artifact_sha256="f" * 64,
                            strategy="greedy")
-    fitted.save(other)
+    calibrated_spec(fitted).save(other)
     assert_one_line_error(cli("solve", str(other), "1+1?", "--max-new-tokens", "4", "--strategy", "greedy"), 2,
-                          "fitted on another artifact")
+                          "solve.greedy.json belongs to another artifact")
     fitted.artifact_sha256 = open_model(roomy).model_sha256
-    fitted.save(other)  # the same model file: accepted
+    calibrated_spec(fitted).save(other)  # the same model file: accepted
     assert open_model(other).calibrator("greedy") is not None
 
 
@@ -107,7 +107,7 @@ def test_solve_routes_before_decoding_with_a_p_ik_probe(roomy, tmp_path):
     model.backend.prefill([1, 2])
     cal = constant_pik_calibrator(len(model.backend.hidden), model.model_sha256, pik_logit=-6.0,
                                   route_threshold=0.05)
-    cal.save(folder)
+    calibrated_spec(cal).save(folder)
     args = ("solve", str(folder), "What is 2 + 3?", "--strategy", "greedy", "--max-new-tokens", "6", "--shots", "none")
     proc = cli(*args, "--route-before-decode")
     assert proc.returncode == 0, proc.stderr

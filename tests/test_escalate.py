@@ -10,7 +10,7 @@ import httpx2
 import numpy as np
 import openai
 import pytest
-from helpers import assert_one_line_error, cli, constant_pik_calibrator
+from helpers import assert_one_line_error, calibrated_spec, cli, constant_pik_calibrator
 from slow_servers import REPLY, dead_url, slow_server
 
 from edgereason.bench.serving import launched as served
@@ -20,11 +20,13 @@ from edgereason.quant.recipes import Format, RecipeName
 from edgereason.runtime import open_model
 from edgereason.runtime.answers import AnswerKind
 from edgereason.runtime.escalate import SlowPath, SlowPathError, ask, escalate, solve_with_escalation
-from edgereason.runtime.reason import SolveConfig, Strategy, messages_for, solve
+from edgereason.runtime.reason import SolveConfig, Strategy, solve
+from edgereason.runtime.spec import default_spec
 
 QUESTION = "Tom has 40 marbles and finds 2 more. How many marbles does he have?"
-MESSAGES = messages_for(QUESTION, kind=AnswerKind.MATH)
+MESSAGES = default_spec().messages(QUESTION, kind=AnswerKind.MATH)
 GREEDY = SolveConfig(strategy=Strategy.GREEDY, max_new_tokens=8)
+GREEDY_SPEC = default_spec(GREEDY)
 
 
 def test_ask_reads_the_answer_with_the_fast_path_s_rules():
@@ -94,7 +96,7 @@ def tiny(roomy):
 
 
 def test_escalate_answers_from_the_slow_path_or_keeps_the_fast_one(tiny):
-    fast = solve(tiny.backend, tiny.text, QUESTION, config=GREEDY)
+    fast = solve(tiny.backend, tiny.text, QUESTION, spec=GREEDY_SPEC)
     assert fast.decision == "escalate"
     with slow_server() as slow:
         done = escalate(SlowPath(slow.url), fast, MESSAGES, kind=AnswerKind.MATH, num_choices=0)
@@ -115,13 +117,16 @@ def test_escalate_answers_from_the_slow_path_or_keeps_the_fast_one(tiny):
 def test_solve_with_escalation_sends_the_fast_path_s_own_prompt(tiny):
     shots = [("What is 1 + 1?", "1 + 1 = 2. The answer is 2.")]
     choices = ("A. 41", "B. 42", "C. 43")
+    spec = GREEDY_SPEC.with_shots(AnswerKind.CHOICE, shots)
     with slow_server(content="Forty and two make 42, so the answer is (B).") as slow:
-        done = solve_with_escalation(tiny.backend, tiny.text, QUESTION, slow=SlowPath(slow.url), config=GREEDY,
-                                     kind=AnswerKind.CHOICE, choices=choices, shots=shots)
-        assert slow.requests[-1]["messages"] == messages_for(QUESTION, kind=AnswerKind.CHOICE, choices=choices,
-                                                             shots=shots)
+        done = solve_with_escalation(tiny.backend, tiny.text, QUESTION, slow=SlowPath(slow.url), spec=spec,
+                                     kind=AnswerKind.CHOICE, choices=choices)
+        sent = slow.requests[-1]["messages"]
+        assert sent == spec.messages(QUESTION, kind=AnswerKind.CHOICE, choices=choices)
+        assert sent[1:3] == [{"role": "user", "content": shots[0][0]}, {"role": "assistant", "content": shots[0][1]}]
+        assert sent[-1]["content"] == QUESTION + "\nA. 41\nB. 42\nC. 43"
     assert (done.answer, done.path, done.fast.decision) == ("B", "slow", "escalate")
-    without = solve_with_escalation(tiny.backend, tiny.text, QUESTION, slow=None, config=GREEDY)
+    without = solve_with_escalation(tiny.backend, tiny.text, QUESTION, slow=None, spec=GREEDY_SPEC)
     assert without.decision == "escalate" and without.slow is None
 
 
@@ -130,8 +135,8 @@ def test_routed_before_decoding_goes_to_the_slow_path(tiny):
     cal = constant_pik_calibrator(len(tiny.backend.hidden), tiny.model_sha256, pik_logit=-6.0, route_threshold=0.05)
     config = dataclasses.replace(GREEDY, route_before_decode=True)
     with slow_server() as slow:
-        done = solve_with_escalation(tiny.backend, tiny.text, QUESTION, slow=SlowPath(slow.url), config=config,
-                                     calibrator=cal)
+        done = solve_with_escalation(tiny.backend, tiny.text, QUESTION, slow=SlowPath(slow.url),
+                                     spec=calibrated_spec(cal, config))
     assert done.fast.routed and done.fast.tokens_generated == 0
     assert (done.decision, done.answer) == ("escalated", "42")
 

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of every file format edgereason parses (manifest, calibrator, task JSONL): random
+"""Property-based fuzzing of every file format edgereason parses (manifest, calibrator, solve spec, task JSONL): random
 structural mutations of valid files, and byte-level damage, never give anything but the file's one-line
 UsageError or a valid result: no other exception (which the CLI would print as a traceback, exit 1), no hang,
 and no file opened outside the artifact folder. Bounded to about a minute in all."""
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from edgereason import artifact
 from edgereason.bench import tasks
 from edgereason.errors import UsageError
-from edgereason.runtime import calibrate
+from edgereason.runtime import calibrate, spec
 
 FUZZ = settings(max_examples=400, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture],
                 derandomize=True)
@@ -116,6 +116,7 @@ def damaged_bytes(draw, base):
 
 MANIFEST = BAD_FILES["manifest"]["valid"]
 CALIBRATOR = BAD_FILES["calibrator"]["valid"]
+SOLVE_SPEC = BAD_FILES["solve_spec"]["valid"]
 GSM8K_LINE = {"question": "Tom has 3 apples and buys 2. How many?", "answer": "3 + 2 = 5\n#### 5"}
 ARC_LINE = {"id": "q1", "question": {"stem": "Which is a star?", "choices": [{"text": "the Sun", "label": "A"},
                                                                              {"text": "the Moon", "label": "B"}]},
@@ -187,6 +188,31 @@ def test_fuzz_calibrator_bytes(data):
     except UnicodeDecodeError:
         return  # files are decoded by schema.read_json first, tested with the manifest
     _check_calibrator(text)
+
+
+def _check_spec(text: str) -> None:
+    try:
+        parsed = spec.parse_spec(text, "solve.early-exit.json")
+    except UsageError as e:
+        assert "\n" not in str(e)
+        return
+    assert spec.parse_spec(parsed.dumps(), "again") == parsed  # what a valid spec writes, it reads back the same
+
+
+@FUZZ
+@given(mutated(SOLVE_SPEC))
+def test_fuzz_solve_spec_structure(text):
+    _check_spec(text)
+
+
+@FUZZ
+@given(damaged_bytes(SOLVE_SPEC))
+def test_fuzz_solve_spec_bytes(data):
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    _check_spec(text)
 
 
 def test_fuzz_task_files(tmp_path):

@@ -5,13 +5,14 @@ import json
 
 import numpy as np
 import pytest
-from helpers import constant_pik_calibrator, golden_folder
+from helpers import calibrated_spec, constant_pik_calibrator, golden_folder
 
 from edgereason import schema
 from edgereason.errors import UsageError
 from edgereason.runtime import calibrate, open_model
 from edgereason.runtime.probes import L2_GRID, fit_probe
 from edgereason.runtime.reason import SolveConfig, Strategy, solve
+from edgereason.runtime.spec import load_spec
 from edgereason.runtime.stats import auroc
 
 
@@ -75,12 +76,12 @@ def test_the_calibrator_combines_probe_logits_and_routes_on_p_ik():
 def test_a_calibrator_with_probes_saves_loads_and_refuses_broken_probes(tmp_path):
     cal, rows, states, _ = _fitted_with_probes()
     folder = golden_folder(tmp_path)
-    path = cal.save(folder)
-    loaded = calibrate.load_calibrator(folder, "a" * 64, "early-exit")
+    path = calibrated_spec(cal).save(folder)
+    loaded = load_spec(folder, "a" * 64, "early-exit").calibrator
     one = {"prompt": states["prompt"][0], "answer": states["answer"][0]}
     assert loaded.probe_features(one) == pytest.approx(cal.probe_features(one))
     assert loaded.route_threshold == cal.route_threshold
-    data = json.loads(path.read_text())
+    data = json.loads(path.read_text())["calibrator"]
 
     def refused(mutate, *words):
         broken = json.loads(json.dumps(data))
@@ -103,17 +104,17 @@ def test_a_calibrator_with_probes_saves_loads_and_refuses_broken_probes(tmp_path
 def test_solve_reads_the_states_and_routes_before_decoding(roomy):
     model = open_model(roomy)
     assert model.backend.has_hidden
-    first = solve(model.backend, model.text, "What is 2 + 3?", config=SolveConfig(strategy=Strategy.GREEDY,
-                                                                                   max_new_tokens=6))
+    first = solve(model.backend, model.text, "What is 2 + 3?",
+                  spec=calibrated_spec(config=SolveConfig(strategy=Strategy.GREEDY, max_new_tokens=6)))
     hidden = first.states["prompt"]
     assert hidden is not None and first.states["answer"] is not None and first.p_ik is None
     cal = constant_pik_calibrator(len(hidden), model.model_sha256, pik_logit=-8.0, route_threshold=0.01)
     config = SolveConfig(strategy=Strategy.GREEDY, max_new_tokens=6, route_before_decode=True)
-    routed = solve(model.backend, model.text, "What is 2 + 3?", config=config, calibrator=cal)
+    routed = solve(model.backend, model.text, "What is 2 + 3?", spec=calibrated_spec(cal, config))
     assert routed.routed and routed.tokens_generated == 0 and routed.traces == [] and routed.decision == "escalate"
     assert routed.p_ik == pytest.approx(1 / (1 + np.exp(8.0))) and "routed before decoding" in routed.reasons[0]
-    kept = solve(model.backend, model.text, "What is 2 + 3?", config=SolveConfig(
-        strategy=Strategy.GREEDY, max_new_tokens=6), calibrator=cal)
+    kept = solve(model.backend, model.text, "What is 2 + 3?", spec=calibrated_spec(cal, SolveConfig(
+        strategy=Strategy.GREEDY, max_new_tokens=6)))
     assert not kept.routed and kept.tokens_generated > 0 and kept.features["pik_logit"] == pytest.approx(-8.0)
     # the solve's prompt state is the one the route was decided on (same prompt, same cache reuse)
     np.testing.assert_allclose(kept.states["prompt"], hidden, atol=1e-5)

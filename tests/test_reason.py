@@ -13,8 +13,14 @@ from edgereason.runtime.generate import Step, generate
 from edgereason.runtime.policies import AnswerProbe, GroupConfidenceAbort
 from edgereason.runtime.reason import ExitConfig, SolveConfig, Strategy, Trace, _settled_vote, _tally, solve
 from edgereason.runtime.sampling import SamplingConfig, make_sampler
+from edgereason.runtime.spec import default_spec
 
 PROMPT = [504, 3458, 282, 4235, 314, 2634, 30]
+
+
+def _no_shots(config: SolveConfig):
+    """The default spec with `config` and no few-shot turns (tiny-random's context is 128 tokens)."""
+    return default_spec(config).with_shots(AnswerKind.MATH, ())
 
 
 @pytest.fixture(scope="module", params=list(Format))
@@ -109,7 +115,7 @@ def test_vote_stops_only_when_the_leader_cannot_be_overtaken():
 @pytest.mark.parametrize("strategy", list(Strategy))
 def test_solve_runs_every_strategy(tiny, strategy):
     cfg = SolveConfig(strategy=strategy, max_new_tokens=24, max_traces=3, exit=ExitConfig(abort_threshold=-1e9))
-    result = solve(tiny.backend, tiny.text, "Tom has 2 apples and buys 3. How many?", config=cfg)
+    result = solve(tiny.backend, tiny.text, "Tom has 2 apples and buys 3. How many?", spec=_no_shots(cfg))
     assert 1 <= len(result.traces) <= (3 if strategy is Strategy.VOTE else 1)
     assert result.tokens_generated == sum(len(t.token_ids) for t in result.traces)
     assert result.decision in ("accept", "escalate") and not result.calibrated
@@ -121,7 +127,7 @@ def test_solve_runs_every_strategy(tiny, strategy):
 
 def test_solve_refuses_a_prompt_that_cannot_fit(tiny):
     with pytest.raises(ContextOverflowError, match="exceed the context of 128"):
-        solve(tiny.backend, tiny.text, "word " * 200, config=SolveConfig(max_new_tokens=16))
+        solve(tiny.backend, tiny.text, "word " * 200, spec=_no_shots(SolveConfig(max_new_tokens=16)))
 
 
 def test_prefix_reuse_decodes_like_a_fresh_cache(tiny):

@@ -315,3 +315,33 @@ def test_a_solve_whose_client_leaves_stops(roomy):
         quick = httpx2.post(s.url + "/v1/chat/completions", timeout=60,
                             json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
         assert quick.status_code == 200
+
+
+def test_serve_follows_its_spec(roomy, tmp_path):
+    """`serve --spec FILE`: a solve request without settings of its own follows the file (prompt and budget); a
+    broken or foreign spec stops the server before it binds."""
+    from edgereason.runtime.answers import AnswerKind
+    from edgereason.runtime.spec import read_spec
+
+    path = tmp_path / "solve.greedy.json"
+    assert cli("spec", str(roomy), "--strategy", "greedy", "-o", str(path)).returncode == 0
+    data = json.loads(path.read_text())
+    data["settings"]["max_new_tokens"] = 3
+    path.write_text(json.dumps(data))
+    question = "Tom has 3 apples and buys 4. How many?"
+    model = open_model(roomy)
+    prompt = read_spec(path).prompt_ids(model.text, question, kind=AnswerKind.MATH)
+    with served(roomy, "--threads", "1", "--spec", str(path)) as s:
+        r = client(s).chat.completions.create(model=s.model, messages=[{"role": "user", "content": question}],
+                                              extra_body={"edgereason": {"solve": True}})
+        solved = r.model_extra["edgereason"]["solve"]["fast"]
+        assert solved["strategy"] == "greedy" and solved["tokens_generated"] <= 3
+        assert r.usage.prompt_tokens == len(prompt)  # the spec's two shots, rendered by its template
+    data["settings"]["exit"]["probe_patience"] = 0
+    path.write_text(json.dumps(data))
+    assert_one_line_error(cli("serve", str(roomy), "--spec", str(path)), 2, "settings.exit.probe_patience")
+    data["settings"]["exit"]["probe_patience"] = 2
+    data["artifact_sha256"] = "d" * 64
+    path.write_text(json.dumps(data))
+    assert_one_line_error(cli("serve", str(roomy), "--spec", str(path), "--threads", "1"), 2,
+                          "belongs to another artifact")

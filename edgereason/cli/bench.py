@@ -15,25 +15,31 @@ from rich.table import Table
 from edgereason.bench.report import check_output
 from edgereason.cli import app, console, handle_errors, out, positive
 from edgereason.cli.reason import (
-    EXIT,
     SOLVE,
-    AbortThreshold,
     Digits,
     EscalateModel,
     EscalateTimeout,
     FolderArg,
-    MaxNew,
     Offset,
+    SpecAbortThreshold,
+    SpecMaxNew,
+    SpecMaxTraces,
+    SpecOpt,
     TaskOpt,
     TaskSeed,
     Threads,
     _default_exits,
     _problems_progress,
     _shot_task,
+    _spec_default,
     slow_path,
+    solve_spec,
+    spec_option,
 )
 from edgereason.errors import EdgeReasonError, UsageError
 from edgereason.runtime.escalate import DEFAULT_TIMEOUT_S
+from edgereason.runtime.reason import Strategy
+from edgereason.runtime.spec import default_spec
 
 bench_app = typer.Typer(help="Benchmarks: speed and memory, quality, reasoning and calibration.",
                         no_args_is_help=True)
@@ -205,13 +211,18 @@ def reason(
     n: Annotated[int, typer.Option("--n", help="Problems")] = 200,
     task_seed: TaskSeed = 2,
     offset: Offset = 0,
-    strategy: Annotated[str, typer.Option(help="Comma list of greedy, early-exit, vote")] = "greedy,early-exit,vote",
-    max_traces: Annotated[int, typer.Option(help="Traces for vote")] = SOLVE.max_traces,
-    max_new_tokens: MaxNew = SOLVE.max_new_tokens,
-    abort_threshold: AbortThreshold = EXIT.abort_threshold,
-    calculator: Annotated[str, typer.Option(help="Comma list of off, check, compute: the arithmetic checker's "
-                                                 "mode (each is a row per strategy)")] = SOLVE.calculator.value,
+    strategy: Annotated[str | None, typer.Option(help="Comma list of greedy, early-exit, vote (default: all three; "
+                                                      "with --spec, the spec's)")] = None,
+    max_traces: SpecMaxTraces = None,
+    max_new_tokens: SpecMaxNew = None,
+    abort_threshold: SpecAbortThreshold = None,
+    calculator: Annotated[str | None, typer.Option(help="Comma list of off, check, compute: the arithmetic "
+                                                        "checker's mode, each a row per strategy (" + _spec_default(
+                                                            SOLVE.calculator.value) + ")")] = None,
     digits: Digits = None,
+    spec: SpecOpt = None,
+    shots: Annotated[str | None, typer.Option(help="Few-shot examples instead of the spec's: gsm8k, builtin, "
+                                                   "arc-easy, none, or task (the task's own)")] = None,
     escalate_to: Annotated[str | None, typer.Option(help="An OpenAI-compatible slow path asked every problem (the "
                                                          "fast path's prompt): the cascade's accuracy vs share "
                                                          "escalated, against random routing; its key from "
@@ -236,23 +247,37 @@ def reason(
     from edgereason.bench.report import Column, Report, num, pct
     from edgereason.bench.tasks import load_task, parse_digits, shots_for
     from edgereason.runtime import open_model
-    from edgereason.runtime.reason import UNCALIBRATED_THRESHOLD
 
     positive(n, "--n")
     check_output(output)
+    given = spec_option(spec)
+    if strategy is None:
+        strategy = given.config.strategy.value if given else ",".join(s.value for s in Strategy)
+    if calculator is None:
+        calculator = (given or default_spec()).config.calculator.value
     strategies = [s.strip() for s in strategy.split(",") if s.strip()]
     modes = [m.strip() for m in calculator.split(",") if m.strip()]
     if not strategies:
         raise UsageError("--strategy needs at least one of greedy, early-exit, vote")
     if not modes:
         raise UsageError("--calculator needs at least one of off, check, compute")
-    configs = [_default_exits(s, max_traces, max_new_tokens, abort_threshold, m) for s in strategies for m in modes]
-    slow = slow_path(escalate_to, escalate_model, escalate_timeout, max_new_tokens)
+    runs = [(s, m) for s in strategies for m in modes]
+    for s, m in runs:  # every setting checked before the model loads
+        _default_exits(given or default_spec(), s, max_traces, max_new_tokens, abort_threshold, m)
+    slow = slow_path(escalate_to, escalate_model, escalate_timeout, max_new_tokens or (
+        given.config if given else SOLVE).max_new_tokens)
     suite_digits = parse_digits(digits)
     problems = load_task(task, n=n, seed=task_seed, offset=offset, digits=suite_digits)
+    shot_turns = None if shots is None else shots_for(_shot_task(task, problems) if shots == "task" else shots,
+                                                       digits=suite_digits if shots in ("task", "builtin") else None)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
-    shots = shots_for(_shot_task(task, problems), digits=suite_digits)
-    slow, slow_records = _ask_slow(slow, problems, shots) if slow is not None else (None, None)
+    kind = problems[0].kind if problems else None
+    specs = []
+    for s, m in runs:
+        run_spec = _default_exits(solve_spec(model, given, s), s, max_traces, max_new_tokens, abort_threshold, m)
+        specs.append(run_spec.with_shots(kind, shot_turns) if shot_turns is not None and kind else run_spec)
+    max_traces = specs[0].config.max_traces  # the same for every run: the flag's, else the spec's
+    slow, slow_records = _ask_slow(slow, problems, specs[0]) if slow is not None else (None, None)
     cascades: dict = {}  # run name -> (bench.cascade.cascade's result, calibrated)
     facts = machine.facts(threads)
     results: dict = {"kind": "reason", "artifact": str(folder), "task": task, "n": len(problems),
@@ -260,9 +285,9 @@ def reason(
                      "strategies": {}}
     rows = []
     arrays: dict = {}  # the hidden states per run, for `bench transfer`'s probes
-    for config in configs:
+    for run_spec in specs:
+        config, calibrator = run_spec.config, run_spec.calibrator
         name = config.strategy.value + ("" if len(modes) == 1 else f" {config.calculator.value}")
-        calibrator = model.calibrator(config.strategy.value)
         bar, job = _problems_progress(name, len(problems))
         correct: list[bool] = []
 
@@ -271,11 +296,11 @@ def reason(
             bar.update(job, advance=1, acc=f"accuracy {np.mean(correct):.2f}")
 
         with bar:
-            records = run_problems(model, problems, config, shots=shots, calibrator=calibrator, on_record=advance)
+            records = run_problems(model, problems, run_spec, on_record=advance)
         summary, csv_extra = summarize(records), {}
         if slow_records is not None:
             attach_slow(records, slow_records)  # the slow answers go into this run's records, then its cascade
-            threshold = calibrator.threshold if calibrator is not None else UNCALIBRATED_THRESHOLD
+            threshold = calibrator.threshold if calibrator is not None else run_spec.uncalibrated_threshold
             cascades[name] = (cascade(records, decision_threshold=threshold), calibrator is not None)
             csv_extra = {f"cascade_{k}": v for k, v in cascades[name][0]["summary"].items()}
         results["strategies"][name] = {
@@ -323,7 +348,7 @@ def reason(
     out.print(f"report: {path / 'report.md'}")
 
 
-def _ask_slow(slow, problems, shots) -> tuple:
+def _ask_slow(slow, problems, spec) -> tuple:
     """The slow path (its model named once) and its answer to every problem, with a progress bar."""
     import numpy as np
 
@@ -340,7 +365,7 @@ def _ask_slow(slow, problems, shots) -> tuple:
         bar.update(job, advance=1, acc=f"accuracy {np.mean(right):.2f}, {failed[0]} failed")
 
     with bar:
-        return slow, ask_problems(slow, problems, shots=shots, on_record=advance)
+        return slow, ask_problems(slow, problems, spec=spec, on_record=advance)
 
 
 def _cascade_report(report, results: dict, cascades: dict, slow, slow_records) -> tuple[list, list, list[str]]:

@@ -1,5 +1,6 @@
 """Commands that use artifacts: run (stream a reply), solve (answer + decision), calibrate."""
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -15,10 +16,12 @@ from rich.text import Text as RichText
 from edgereason.cli import app, console, handle_errors, out, positive
 from edgereason.errors import UsageError
 from edgereason.runtime.escalate import DEFAULT_TIMEOUT_S
-from edgereason.runtime.reason import ExitConfig, SolveConfig
+from edgereason.runtime.spec import default_spec
 
-# Option defaults come from the dataclasses: one place for each default.
-EXIT, SOLVE = ExitConfig(), SolveConfig()
+# Option defaults come from the default solve spec (edgereason/specs/solve.json): one place for each default.
+# `solve`'s own options default to None, "the spec's": the artifact's spec or --spec FILE may differ.
+SOLVE = default_spec().config
+EXIT = SOLVE.exit
 
 FolderArg = Annotated[Path, typer.Argument(help="An artifact folder made by `edgereason export`")]
 Threads = Annotated[int | None, typer.Option(help="CPU threads for the runtime (default: the runtime's own)")]
@@ -184,32 +187,46 @@ def run(
         f"{np.exp(summary['mean_logprob']):.2f}[/dim]", soft_wrap=True)
 
 
-def _solve_config(strategy: str, max_traces: int, max_new_tokens: int, temperature: float, top_k: int, seed: int,
-                  abort: bool, abort_threshold: float, probe: bool, probe_threshold: float, probe_patience: int,
-                  vote_early_stop: bool, calculator: str = SOLVE.calculator.value,
-                  arith_abort: bool = EXIT.arith_abort, route_before_decode: bool = SOLVE.route_before_decode):
-    from edgereason.runtime.reason import ExitConfig, SolveConfig, Strategy
-
-    try:
-        chosen = Strategy(strategy)
-    except ValueError:
-        raise UsageError(f"unknown strategy '{strategy}': use greedy, early-exit or vote") from None
-    return SolveConfig(
-        strategy=chosen, max_new_tokens=max_new_tokens, max_traces=max_traces,
-        sampling=_sampling(temperature, top_k, 1.0, seed),
-        exit=ExitConfig(abort=abort, abort_threshold=abort_threshold, probe=probe, probe_threshold=probe_threshold,
-                        probe_patience=probe_patience, vote_early_stop=vote_early_stop, arith_abort=arith_abort),
-        calculator=_calculator(calculator), route_before_decode=route_before_decode,
-    )
-
-
-def _default_exits(strategy: str, max_traces: int, max_new_tokens: int, abort_threshold: float,
+def _default_exits(spec, strategy: str, max_traces: int, max_new_tokens: int, abort_threshold: float,
                    calculator: str = SOLVE.calculator.value):
-    """A SolveConfig with default sampling and exit settings but for these."""
-    return _solve_config(strategy, max_traces, max_new_tokens, SOLVE.sampling.temperature, SOLVE.sampling.top_k,
-                         SOLVE.sampling.seed, EXIT.abort, abort_threshold, EXIT.probe, EXIT.probe_threshold,
-                         EXIT.probe_patience, EXIT.vote_early_stop, calculator)
+    """`spec` with these settings (the calibrate and bench commands' few solve options)."""
+    return spec.with_settings(strategy=strategy, max_traces=max_traces, max_new_tokens=max_new_tokens,
+                              abort_threshold=abort_threshold, calculator=calculator)
 
+
+def spec_option(path: Path | None):
+    """--spec FILE read and checked before any model loads (None: none given)."""
+    from edgereason.runtime.spec import read_spec
+
+    return read_spec(path) if path is not None else None
+
+
+def solve_spec(model, given, strategy: str | None):
+    """The solve's spec: --spec FILE (checked against this artifact), else the artifact's own for `strategy` (its
+    calibrated `solve.<strategy>.json`), else the defaults."""
+    if given is not None:
+        return model.checked_spec(given, "--spec")
+    return model.spec(strategy or SOLVE.strategy.value)
+
+
+SpecOpt = Annotated[Path | None, typer.Option("--spec", help="A solve spec (solve.<strategy>.json from `edgereason "
+                                                           "calibrate`, or `edgereason spec`): prompts, shots, "
+                                                           "settings and calibrator (default: the artifact's own for "
+                                                           "--strategy, else edgereason's defaults)")]
+
+
+def _spec_default(value) -> str:
+    return f"default: the spec's ({value})"
+
+
+# Settings a spec holds: None means "the spec's" (solve, bench reason).
+SpecMaxTraces = Annotated[int | None, typer.Option("--max-traces", help="Traces for --strategy vote (" + _spec_default(
+    SOLVE.max_traces) + ")")]
+SpecMaxNew = Annotated[int | None, typer.Option("--max-new-tokens", help="Token budget per trace (" + _spec_default(
+    SOLVE.max_new_tokens) + ")")]
+SpecAbortThreshold = Annotated[float | None, typer.Option(
+    "--abort-threshold", help="Group-confidence floor (mean -log p of the top-20) (" + _spec_default(
+        EXIT.abort_threshold) + ")")]
 
 TaskOpt = Annotated[str, typer.Option("--task", help="builtin, gsm8k, arc-easy, or a JSONL path")]
 TaskSeed = Annotated[int, typer.Option(help="Seed of the built-in suite (calibrate: 1, bench: 2, shots: 10000)")]
@@ -256,35 +273,56 @@ Digits = Annotated[str | None, typer.Option(help="Built-in suite only: numbers o
 def solve(
     folder: FolderArg,
     question: Annotated[str, typer.Argument(help="The question, or - for stdin")],
-    strategy: Strategy_ = SOLVE.strategy.value,
-    max_traces: MaxTraces = SOLVE.max_traces,
+    spec: SpecOpt = None,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="greedy, early-exit or vote; picks the "
+                                                                    "artifact's spec for it (" + _spec_default(
+                                                                        SOLVE.strategy.value) + ")")] = None,
+    max_traces: SpecMaxTraces = None,
     choices: Annotated[list[str] | None, typer.Option("--choice", help="A multiple-choice option (repeat)")] = None,
-    shots: Annotated[str | None, typer.Option(help="Few-shot examples: gsm8k, builtin, arc-easy, none "
-                                                   "(default: the calibrator's, else gsm8k)")] = None,
-    max_new_tokens: MaxNew = SOLVE.max_new_tokens,
-    temperature: Annotated[float, typer.Option(help="Temperature of vote traces")] = SOLVE.sampling.temperature,
-    top_k: Annotated[int, typer.Option(help="top-k of vote traces")] = SOLVE.sampling.top_k,
-    seed: Annotated[int, typer.Option(help="Seed of the first vote trace")] = SOLVE.sampling.seed,
-    abort: Abort = EXIT.abort,
-    abort_threshold: AbortThreshold = EXIT.abort_threshold,
-    probe: Probe = EXIT.probe,
-    probe_threshold: Annotated[float, typer.Option(help="Probed answer probability that counts as settled")] = (
-        EXIT.probe_threshold),
-    probe_patience: Annotated[int, typer.Option(help="Confident identical probes needed")] = EXIT.probe_patience,
-    vote_early_stop: Annotated[bool, typer.Option(help="Stop voting when the leader can't be overtaken")] = (
-        EXIT.vote_early_stop),
-    calculator: CalculatorOpt = SOLVE.calculator.value,
-    arith_abort: Annotated[bool, typer.Option(help="Abandon a trace at its first false arithmetic statement")] = (
-        EXIT.arith_abort),
-    route_before_decode: Annotated[bool, typer.Option(help="Escalate before decoding when the calibrator's P(IK) "
-                                                           "is below its route threshold")] = (
-        SOLVE.route_before_decode),
+    shots: Annotated[str | None, typer.Option(help="Few-shot examples instead of the spec's: gsm8k, builtin, "
+                                                   "arc-easy, none (the calibrator's P(correct) holds on the spec's "
+                                                   "prompt)")] = None,
+    max_new_tokens: SpecMaxNew = None,
+    temperature: Annotated[float | None, typer.Option(help="Temperature of vote traces (" + _spec_default(
+        SOLVE.sampling.temperature) + ")")] = None,
+    top_k: Annotated[int | None, typer.Option(help="top-k of vote traces (" + _spec_default(
+        SOLVE.sampling.top_k) + ")")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the first vote trace (" + _spec_default(
+        SOLVE.sampling.seed) + ")")] = None,
+    abort: Annotated[bool | None, typer.Option("--abort/--no-abort", help="Abort traces below --abort-threshold ("
+                                               + _spec_default(EXIT.abort) + ")", show_default=False)] = None,
+    abort_threshold: SpecAbortThreshold = None,
+    probe: Annotated[bool | None, typer.Option("--probe/--no-probe", help="Stop once a newline probe finds the "
+                                               "answer settled (" + _spec_default(EXIT.probe) + ")",
+                                               show_default=False)] = None,
+    probe_threshold: Annotated[float | None, typer.Option(help="Probed answer probability that counts as settled ("
+                                                          + _spec_default(EXIT.probe_threshold) + ")")] = None,
+    probe_patience: Annotated[int | None, typer.Option(help="Confident identical probes needed (" + _spec_default(
+        EXIT.probe_patience) + ")")] = None,
+    vote_early_stop: Annotated[bool | None, typer.Option(
+        "--vote-early-stop/--no-vote-early-stop", help="Stop voting when the leader can't be overtaken ("
+        + _spec_default(EXIT.vote_early_stop) + ")", show_default=False)] = None,
+    calculator: Annotated[str | None, typer.Option(
+        "--calculator", help="off | check (find and check each 'a op b = c' the trace writes) | compute (also write "
+                             "each exact result for the model) (" + _spec_default(SOLVE.calculator.value)
+                             + ")")] = None,
+    arith_abort: Annotated[bool | None, typer.Option(
+        "--arith-abort/--no-arith-abort", help="Abandon a trace at its first false arithmetic statement ("
+        + _spec_default(EXIT.arith_abort) + ")", show_default=False)] = None,
+    route_before_decode: Annotated[bool | None, typer.Option(
+        "--route-before-decode/--no-route-before-decode", help="Escalate before decoding when the calibrator's "
+        "P(IK) is below its route threshold (" + _spec_default(SOLVE.route_before_decode) + ")",
+        show_default=False)] = None,
     escalate_to: EscalateTo = None,
     escalate_model: EscalateModel = None,
     escalate_timeout: EscalateTimeout = DEFAULT_TIMEOUT_S,
     threads: Threads = None,
 ) -> None:
     """Answer a reasoning question: answer, P(correct), accept/escalate and why, traces, tokens, time.
+
+    The solve follows a spec: --spec FILE, else the artifact's solve.<strategy>.json (written by `edgereason
+    calibrate`: the prompt, shots and settings it was fitted with, and its calibrator), else edgereason's defaults.
+    Each option given overrides the spec's setting.
 
     With --escalate-to URL, an "escalate" decision sends the same prompt to that OpenAI-compatible server
     (greedy, --max-new-tokens) and its answer, read with the same rules, is the result; the table shows which path
@@ -295,7 +333,7 @@ def solve(
     escalate with no --escalate-to); 3 escalation was needed but the slow path gave nothing (down, refused, timed
     out, garbage): one warning line, the fast answer is kept and the decision says why; 2 usage errors (a bad URL
     among them, before the model loads); 1 internal failures."""
-    from edgereason.bench.tasks import calibrated_shots
+    from edgereason.bench.tasks import shots_for
     from edgereason.runtime import open_model
     from edgereason.runtime.answers import LETTERS, MAX_CHOICES, AnswerKind
     from edgereason.runtime.escalate import solve_with_escalation
@@ -305,19 +343,29 @@ def solve(
         raise UsageError(f"give 2 to {MAX_CHOICES} --choice options, got {len(choices)}")
     if choices and any(not c.strip() for c in choices):
         raise UsageError("a --choice is empty: give each option some text")
-    config = _solve_config(strategy, max_traces, max_new_tokens, temperature, top_k, seed, abort, abort_threshold,
-                           probe, probe_threshold, probe_patience, vote_early_stop, calculator, arith_abort,
-                           route_before_decode)
-    slow = slow_path(escalate_to, escalate_model, escalate_timeout, max_new_tokens)
-    model = open_model(folder, num_threads=positive(threads, "--threads"))
+    given = spec_option(spec)
+    overrides = dict(max_traces=max_traces, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+                     seed=seed, abort=abort, abort_threshold=abort_threshold, probe=probe,
+                     probe_threshold=probe_threshold, probe_patience=probe_patience, vote_early_stop=vote_early_stop,
+                     calculator=calculator, arith_abort=arith_abort, route_before_decode=route_before_decode)
+    # Settings checked before the model loads, on the spec they will apply to (or the defaults).
+    (given or default_spec()).with_settings(strategy=strategy, **overrides)
     kind = AnswerKind.CHOICE if choices else AnswerKind.MATH
+    shot_turns = shots_for(shots) if shots is not None else None
+    slow = slow_path(escalate_to, escalate_model, escalate_timeout, max_new_tokens or (
+        given.config if given else SOLVE).max_new_tokens)
+    model = open_model(folder, num_threads=positive(threads, "--threads"))
+    chosen = solve_spec(model, given, strategy).with_settings(strategy=strategy, **overrides)
+    if shot_turns is not None:
+        chosen = chosen.with_shots(kind, shot_turns)
+    config = chosen.config
+    if slow is not None and slow.max_tokens != config.max_new_tokens:  # the artifact's spec set another budget
+        slow = dataclasses.replace(slow, max_tokens=config.max_new_tokens)
     shown = tuple(f"{LETTERS[i]}. {c}" for i, c in enumerate(choices or []))
-    calibrator = model.calibrator(config.strategy.value)
-    shot_turns = calibrated_shots(calibrator, shots, multiple_choice=bool(choices))
     status = f"solving ({config.strategy.value})" + (f"; escalating to {slow.base} if needed" if slow else "")
     with console.status(status):
-        cascade = solve_with_escalation(model.backend, model.text, text_in, slow=slow, config=config, kind=kind,
-                                        choices=shown, shots=shot_turns, calibrator=calibrator)
+        cascade = solve_with_escalation(model.backend, model.text, text_in, slow=slow, spec=chosen, kind=kind,
+                                        choices=shown)
     if cascade.failed:
         console.print(f"[yellow]warning:[/yellow] slow path unavailable ({escape(cascade.slow_error)}): the fast "
                       "answer is kept", soft_wrap=True)
@@ -418,19 +466,22 @@ def calibrate(
     digits: Digits = None,
     threads: Threads = None,
 ) -> None:
-    """Fit P(correct) for one strategy on a calibration split; save it next to the artifact."""
+    """Fit P(correct) for one strategy on a calibration split; save the solve spec (prompt, shots, settings and the
+    fitted calibrator) next to the artifact as solve.<strategy>.json, which `solve`, `bench reason`, `serve`, the
+    native runner and the Android app then follow."""
     from edgereason.bench.reasoning import run_problems, state_arrays
     from edgereason.bench.tasks import load_task, parse_digits, shots_for
     from edgereason.runtime import calibrate as cal
     from edgereason.runtime import open_model
     from edgereason.runtime.probes import PROBE_FEATURES
     from edgereason.runtime.reason import FEATURES
+    from edgereason.runtime.spec import FittedOn
 
     if n < cal.MIN_PROBLEMS:
         raise UsageError(f"calibration needs at least {cal.MIN_PROBLEMS} problems, got --n {n}: raise --n")
     if not 0.0 < target_risk < 1.0:
         raise UsageError(f"--target-risk must be in (0, 1), got {target_risk}")
-    config = _default_exits(strategy, max_traces, max_new_tokens, abort_threshold, calculator)
+    base = _default_exits(default_spec(), strategy, max_traces, max_new_tokens, abort_threshold, calculator)
     suite_digits = parse_digits(digits)
     problems = load_task(task, n=n, seed=task_seed, offset=offset, digits=suite_digits)
     if len(problems) < cal.MIN_PROBLEMS:
@@ -438,6 +489,9 @@ def calibrate(
                          f"least {cal.MIN_PROBLEMS}: lower --offset or pass a larger task file")
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     shot_task = _shot_task(task, problems)
+    kind = problems[0].kind
+    spec = base.with_shots(kind, shots_for(shot_task, digits=suite_digits)).bind(model.text, model.model_sha256)
+    config = spec.config
     start = time.perf_counter()
     bar, job = _problems_progress(f"calibrating on {task} ({config.strategy.value})", len(problems))
     correct: list[bool] = []
@@ -447,19 +501,19 @@ def calibrate(
         bar.update(job, advance=1, acc=f"accuracy {np.mean(correct):.2f}")
 
     with bar:
-        records = run_problems(model, problems, config, shots=shots_for(shot_task, digits=suite_digits),
-                               on_record=advance)
+        records = run_problems(model, problems, spec, on_record=advance)
     states = state_arrays(records)
     probes = [f for f, state in PROBE_FEATURES.items() if state in states] if probe else []
     fitted = cal.fit([r.features for r in records], [r.correct for r in records], features=[*FEATURES, *probes],
                      artifact_sha256=model.model_sha256, strategy=config.strategy.value, target_risk=target_risk,
                      isotonic=isotonic, states=states)
-    fitted.metrics.update({"task": task, "shots": shot_task, "seconds": round(time.perf_counter() - start, 1),
-                           "accuracy": float(np.mean(correct)), "calculator": config.calculator.value,
-                           **({"digits": digits.strip()} if digits else {})})
-    path = fitted.save(folder)
+    fitted.metrics.update({"seconds": round(time.perf_counter() - start, 1), "accuracy": float(np.mean(correct))})
+    spec = spec.replace(calibrator=fitted, fitted_on=FittedOn(
+        task=task, kind=kind.value, n=len(problems), seed=task_seed, offset=offset,
+        digits=digits.strip() if digits else None, shots=shot_task))
+    path = spec.save(folder)
     m = fitted.metrics
-    out.print(f"calibrator: {path}")
+    out.print(f"solve spec: {path}")
     out.print(f"{int(m['n_train'])} train / {int(m['n_heldout'])} held out; accuracy {np.mean(correct):.3f}; "
               f"held-out ECE {m['heldout_ece']:.3f}, AUROC {m['heldout_auroc']:.3f}; threshold "
               f"{fitted.threshold:.3f} for risk {target_risk:.2f} accepts {m['heldout_coverage']:.0%} at "
@@ -470,3 +524,28 @@ def calibrate(
                   f"P(IK) {fitted.route_threshold:.3f} ({m.get('heldout_routed', 0):.0%} of the held-out questions)")
     elif probe:
         out.print("probes: none (this artifact has no hidden-state output: an older export; re-export it)")
+
+
+@app.command("spec")
+@handle_errors
+def spec_command(
+    folder: FolderArg,
+    strategy: Strategy_ = SOLVE.strategy.value,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: print it)")] = None,
+) -> None:
+    """Write the solve spec a `solve` of this artifact follows for --strategy: its calibrated solve.<strategy>.json,
+    else edgereason's defaults bound to this artifact (its sha256 and chat template rendered around the question).
+
+    For the native runner's --spec/--question (which has no template engine), `serve --spec`, or to read and edit
+    (edited settings are checked when the spec is read)."""
+    from edgereason import artifact
+    from edgereason.runtime import open_model
+
+    default_spec().with_settings(strategy=strategy)  # an unknown strategy, before the model loads
+    model = open_model(folder, hidden=False)
+    text = model.spec(strategy).dumps()
+    if output is None:
+        sys.stdout.write(text)
+        return
+    artifact.write_atomic(output, text.encode())
+    console.print(f"solve spec: {output}")

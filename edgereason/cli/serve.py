@@ -11,10 +11,12 @@ import typer
 
 from edgereason.cli import app, console, handle_errors, out, positive
 from edgereason.cli.bench import _print_table, _warn_if_busy, bench_app
-from edgereason.cli.reason import EscalateModel, EscalateTimeout, EscalateTo, slow_path
+from edgereason.cli.reason import EscalateModel, EscalateTimeout, EscalateTo, SpecOpt, slow_path, spec_option
 from edgereason.errors import UsageError
 from edgereason.runtime.escalate import DEFAULT_TIMEOUT_S
-from edgereason.runtime.reason import SolveConfig
+from edgereason.runtime.spec import default_spec
+
+SOLVE = default_spec().config
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -63,6 +65,7 @@ def serve(
     insecure: Annotated[bool, typer.Option(help="Allow a non-loopback --host without --api-key")] = False,
     max_queue: Annotated[int, typer.Option(help="Requests that may wait for the model; more get 503 + "
                                                 "Retry-After")] = 16,
+    spec: SpecOpt = None,
     escalate_to: EscalateTo = None,
     escalate_model: EscalateModel = None,
     escalate_timeout: EscalateTimeout = DEFAULT_TIMEOUT_S,
@@ -71,6 +74,9 @@ def serve(
 ) -> None:
     """Serve an artifact over the OpenAI API (chat and text completions, streaming, logprobs) with edgereason's
     confidence in every reply, solve requests with their accept/escalate decision, /health and /metrics.
+
+    A solve request follows --spec FILE (its prompt, settings and calibrator; the request's own settings over it),
+    else the artifact's solve.<strategy>.json for the request's strategy, else edgereason's defaults.
 
     SIGTERM (or Ctrl-C) stops accepting, lets running requests finish (--drain-timeout) and exits 0."""
     import uvicorn
@@ -86,11 +92,14 @@ def serve(
                          "EDGEREASON_API_KEY), or pass --insecure to serve it open")
     if api_key is not None and not api_key.strip():
         raise UsageError("--api-key is empty: give a key, or leave it out on loopback")
-    slow = slow_path(escalate_to, escalate_model, escalate_timeout, SolveConfig().max_new_tokens)
+    given = spec_option(spec)
+    slow = slow_path(escalate_to, escalate_model, escalate_timeout, (given.config if given else SOLVE).max_new_tokens)
     sock = bind(host, port)
     with console.status(f"loading {folder}"):
         model = open_model(folder, num_threads=positive(threads, "--threads"))
-        server, asgi = build(model, max_queue=max_queue, api_key=api_key, slow=slow)
+        if given is not None:
+            given = model.checked_spec(given, "--spec")
+        server, asgi = build(model, max_queue=max_queue, api_key=api_key, slow=slow, spec=given)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {server.model_id} on http://{shown}:{bound}/v1 (OpenAI-compatible; /health, /metrics)",

@@ -19,12 +19,14 @@ from .metrics import Metrics
 __all__ = ["Server", "build"]
 
 
-def build(model: LoadedModel, *, max_queue: int = 16, api_key: str | None = None, slow: Any = None):
-    """The server state and its ASGI app for an opened artifact. The model is warmed up (one forward) so the
+def build(model: LoadedModel, *, max_queue: int = 16, api_key: str | None = None, slow: Any = None,
+          spec: Any = None):
+    """The server state and its ASGI app for an opened artifact (`spec`: the solve spec solve requests follow; None:
+    the artifact's own for each request's strategy). The model is warmed up (one forward) so the
     first request's TTFT is not ONNX Runtime's or ExecuTorch's first-run cost."""
     model.backend.prefill_reusing([model.backend.info.bos_id or 0])
     model.backend.reset()
     model_id = model.folder.name
     server = Server(engine=Engine(model, max_queue=max_queue, metrics=Metrics(model_id)), model_id=model_id,
-                    api_key=api_key, slow=slow, created=int(time.time()))
+                    api_key=api_key, slow=slow, spec=spec, created=int(time.time()))
     return server, create_app(server)

@@ -48,6 +48,7 @@ class Server:
     model_id: str
     api_key: str | None = None
     slow: Any = None  # runtime.escalate.SlowPath, for solve requests whose decision is "escalate"
+    spec: Any = None  # runtime.spec.SolveSpec (`serve --spec`); None: the artifact's spec per request strategy
     created: int = 0
 
     @property
@@ -344,7 +345,7 @@ async def _solve(server: Server, request: Request, req: ChatRequest, rid: str, c
     if req.n != 1 or req.num_logprobs() is not None or req.stop:
         raise ApiError(400, "a solve request takes no n, logprobs or stop: its traces are the strategy's",
                        param="n" if req.n != 1 else "logprobs" if req.num_logprobs() is not None else "stop")
-    job = SolveJob.build(server.engine.model, users[0].text(), req)
+    job = SolveJob.build(server.engine.model, users[0].text(), req, server.spec)
     slot = server.engine.admit()
     fast = await _finished(request, slot, server.engine.submit(slot, job.run))
     extension, content, completion_tokens = await solve_extension(server, job, fast)

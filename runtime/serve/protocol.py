@@ -48,7 +48,7 @@ class Extension(_Strict):
             return the answer, P(correct), decision and reasons (and the slow path's answer when escalated).
         strategy, max_traces, probe, route_before_decode: the solve settings (`edgereason solve`'s).
         choices: a multiple-choice question's options (solve only).
-        shots: few-shot examples of a solve (default: the calibrator's).
+        shots: few-shot examples of a solve instead of the spec's.
         escalate: send an "escalate" decision to the server's slow path (`--escalate-to`), if it has one.
     """
 

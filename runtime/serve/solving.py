@@ -1,7 +1,8 @@
 """A solve over the API: `edgereason solve`'s settings from a chat request, its result as the `edgereason` key.
 
-The question is the request's one user message; the prompt around it (system prompt, few-shot turns) is the
-one the artifact's calibrator was fitted on, so its P(correct) means what it says. An "escalate" decision goes
+The question is the request's one user message; the prompt around it (system prompt, few-shot turns) and the
+settings are the solve spec's (`serve --spec FILE`, else the artifact's `solve.<strategy>.json`, else the defaults):
+the prompt its calibrator was fitted on, so its P(correct) means what it says. An "escalate" decision goes
 to the server's slow path (`--escalate-to`) off the model thread: the small model serves the next request
 while the slow one thinks.
 """
@@ -14,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 from edgereason.errors import SettingError
 from edgereason.runtime import LoadedModel
 from edgereason.runtime.answers import LETTERS, AnswerKind
-from edgereason.runtime.arith import Calculator
-from edgereason.runtime.calibrate import Calibrator
-from edgereason.runtime.reason import ExitConfig, SolveConfig, SolveResult, Strategy, messages_for, solve
-from edgereason.runtime.sampling import SamplingConfig
+from edgereason.runtime.defaults import SETTINGS
+from edgereason.runtime.reason import SolveConfig, SolveResult, solve
+from edgereason.runtime.spec import SolveSpec
 
 from .protocol import ApiError, ChatRequest, context_error
 
@@ -35,67 +35,66 @@ FIELDS = {"max_new_tokens": "max_tokens", "temperature": "temperature", "top_k":
 class SolveJob:
     model: LoadedModel
     question: str
-    config: SolveConfig
+    spec: SolveSpec
     kind: AnswerKind
     shown: tuple[str, ...]
-    shots: list[tuple[str, str]]
-    calibrator: Calibrator | None
     prompt_tokens: int
     escalate: bool
 
     @classmethod
-    def build(cls, model: LoadedModel, question: str, req: ChatRequest) -> "SolveJob":
-        from edgereason.bench.tasks import calibrated_shots
+    def build(cls, model: LoadedModel, question: str, req: ChatRequest, spec: SolveSpec | None = None) -> "SolveJob":
+        """The request's solve: `spec` (the server's --spec) or the artifact's spec for the request's strategy, with
+        the request's settings over it."""
+        from edgereason.bench.tasks import shots_for
 
         if not question.strip():
             raise ApiError(400, "messages: the question is empty", param="messages")
-        config = _config(req)
         ext = req.edgereason
         kind = AnswerKind.CHOICE if ext.choices else AnswerKind.MATH
         shown = tuple(f"{LETTERS[i]}. {c}" for i, c in enumerate(ext.choices or []))
-        calibrator = model.calibrator(config.strategy.value)
-        shots = calibrated_shots(calibrator, ext.shots, multiple_choice=bool(ext.choices))
-        prompt = model.text.prompt_ids(messages_for(question, kind=kind, choices=shown, shots=shots))
-        error = context_error(model.backend.info.max_seq_len, len(prompt), config.max_new_tokens, "messages")
+        try:
+            base = spec if spec is not None else model.spec(ext.strategy or SETTINGS["strategy"])
+            chosen = _with_request(base, req)
+        except SettingError as e:
+            raise ApiError(400, e.render(FIELDS), param=FIELDS.get(e.fields[0], e.fields[0])) from None
+        if ext.shots is not None:
+            chosen = chosen.with_shots(kind, shots_for(ext.shots))
+        prompt = chosen.prompt_ids(model.text, question, kind=kind, choices=shown)
+        error = context_error(model.backend.info.max_seq_len, len(prompt), chosen.config.max_new_tokens, "messages")
         if error is not None:
             raise error
-        return cls(model, question, config, kind, shown, shots, calibrator, len(prompt), ext.escalate)
+        return cls(model, question, chosen, kind, shown, len(prompt), ext.escalate)
+
+    @property
+    def config(self) -> SolveConfig:
+        return self.spec.config
 
     def run(self, *, cancel: threading.Event) -> SolveResult:
         """The fast path's solve; a client that leaves stops it at the next token (Cancelled)."""
         from .engine import Cancelled
 
-        result = solve(self.model.backend, self.model.text, self.question, config=self.config, kind=self.kind,
-                       choices=self.shown, shots=self.shots, calibrator=self.calibrator, cancel=cancel)
+        result = solve(self.model.backend, self.model.text, self.question, spec=self.spec, kind=self.kind,
+                       choices=self.shown, cancel=cancel)
         if cancel.is_set():
             raise Cancelled()
         return result
 
     def messages(self) -> list[dict[str, str]]:
         """The fast path's prompt, which the slow path gets too."""
-        return messages_for(self.question, kind=self.kind, choices=self.shown, shots=self.shots)
+        return self.spec.messages(self.question, kind=self.kind, choices=self.shown)
 
 
-def _config(req: ChatRequest) -> SolveConfig:
-    """SolveConfig from the request: its fields where given, `edgereason solve`'s defaults elsewhere."""
+def _with_request(spec: SolveSpec, req: ChatRequest) -> SolveSpec:
+    """`spec` with the request's fields where given. OpenAI's sampling fields count only when the request sets
+    them (its defaults are not the spec's)."""
     ext, given = req.edgereason, req.model_fields_set
-    base = SolveConfig()
-    try:
-        sampling = SamplingConfig(
-            temperature=req.temperature if "temperature" in given else base.sampling.temperature,
-            top_k=ext.top_k if "top_k" in ext.model_fields_set else base.sampling.top_k,
-            top_p=req.top_p, seed=req.seed if req.seed is not None else base.sampling.seed)
-        exit_config = replace(ExitConfig(), **{k: v for k, v in (
-            ("abort", ext.abort if "abort" in ext.model_fields_set else None),
-            ("abort_threshold", ext.abort_threshold), ("probe", ext.probe)) if v is not None})
-        settings = {"strategy": Strategy(ext.strategy) if ext.strategy else None,
-                    "max_new_tokens": req.budget(), "max_traces": ext.max_traces,
-                    "calculator": Calculator(ext.calculator) if ext.calculator else None,
-                    "route_before_decode": ext.route_before_decode}
-        return replace(base, sampling=sampling, exit=exit_config,
-                       **{k: v for k, v in settings.items() if v is not None})
-    except SettingError as e:
-        raise ApiError(400, e.render(FIELDS), param=FIELDS.get(e.fields[0], e.fields[0])) from None
+    return spec.with_settings(
+        strategy=ext.strategy, max_new_tokens=req.budget(), max_traces=ext.max_traces,
+        temperature=req.temperature if "temperature" in given else None,
+        top_k=ext.top_k if "top_k" in ext.model_fields_set else None,
+        top_p=req.top_p if "top_p" in given else None, seed=req.seed,
+        abort=ext.abort if "abort" in ext.model_fields_set else None, abort_threshold=ext.abort_threshold,
+        probe=ext.probe, calculator=ext.calculator, route_before_decode=ext.route_before_decode)
 
 
 def result_json(result: SolveResult) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Regenerate bad_files.json: a valid artifact folder and calibrator, and the broken variants that the Python
 runtime (edgereason/artifact.py, runtime/calibrate.py), the C++ runner (runtime/native/src/manifest.cpp) and the
-Java core (Manifest.java, Calibrator.java) must each refuse with one error naming the same field.
+Java core (Manifest.java, Calibrator.java, SolveSpec.java) must each refuse with one error naming the same field.
 
 Each manifest case is a folder: the valid files, then `text` (or `base64`) as manifest.json, then
 `extra_files` written, `delete_files` removed and `symlinks` made (name → target). `expect` lists substrings the
@@ -46,6 +46,16 @@ PROBED = {**CALIBRATOR, "features": [*FEATURES, "pik_logit", "answer_state_logit
           "route_threshold": 0.15}
 
 
+# A solve spec (runtime/spec.py): the shipped defaults, bound to an artifact, with the probed calibrator.
+DEFAULT_SPEC = json.loads((Path(__file__).parents[2] / "edgereason" / "specs" / "solve.json").read_text("utf-8"))
+TEMPLATE = {"before": "<|im_start|>user\n", "after": "<|im_end|>\n<|im_start|>assistant\n", "add_bos": False}
+SPEC = {**DEFAULT_SPEC, "artifact_sha256": PROBED["artifact_sha256"],
+        "prompts": {k: {**p, "template": TEMPLATE} for k, p in DEFAULT_SPEC["prompts"].items()},
+        "calibrator": PROBED,
+        "fitted_on": {"task": "builtin", "kind": "math", "n": 300, "seed": 1, "offset": 0, "digits": None,
+                      "shots": "builtin"}}
+
+
 def mutate(base: dict, path: str, value=None, *, delete: bool = False) -> str:
     """JSON text of `base` with `path` ("arch.n_heads", "files"; "" = the whole document) set or deleted."""
     data = copy.deepcopy(base)
@@ -54,7 +64,7 @@ def mutate(base: dict, path: str, value=None, *, delete: bool = False) -> str:
     *parents, last = path.split("/")
     node = data
     for key in parents:
-        node = node[key]
+        node = node[int(key)] if isinstance(node, list) else node[key]
     if delete:
         del node[last]
     else:
@@ -219,15 +229,77 @@ def probe_cases() -> list[dict]:
     ]
 
 
+def spec_cases() -> list[dict]:
+    s = SPEC
+    return [
+        {"name": "not JSON", "text": "{\"format\": ", "expect": ["not valid JSON"]},
+        {"name": "unknown version", "text": mutate(s, "version", 2), "expect": ["version", "not one of"]},
+        {"name": "another format", "text": mutate(s, "format", "recipe"), "expect": ["format", "not one of"]},
+        {"name": "no settings", "text": mutate(s, "settings", delete=True), "expect": ["settings", "is missing"]},
+        {"name": "unknown field", "text": mutate(s, "extra", 1), "expect": ["extra", "not a known field"]},
+        {"name": "unknown setting", "text": mutate(s, "settings/exit/patience", 2),
+         "expect": ["settings.exit.patience", "not a known field"]},
+        {"name": "threshold a string", "text": mutate(s, "settings/exit/probe_threshold", "0.9"),
+         "expect": ["settings.exit.probe_threshold", "not of type number"]},
+        {"name": "NaN threshold", "text": raw(s, "settings/exit/abort_threshold", "NaN"), "expect": ["not valid JSON"]},
+        {"name": "probe threshold above 1", "text": mutate(s, "settings/exit/probe_threshold", 1.5),
+         "expect": ["settings.exit.probe_threshold", "out of range"]},
+        {"name": "zero traces", "text": mutate(s, "settings/max_traces", 0),
+         "expect": ["settings.max_traces", "out of range"]},
+        {"name": "unknown strategy", "text": mutate(s, "settings/strategy", "best"),
+         "expect": ["settings.strategy", "not one of"]},
+        {"name": "unknown calculator", "text": mutate(s, "settings/calculator", "abacus"),
+         "expect": ["settings.calculator", "not one of"]},
+        {"name": "arith abort without the calculator",
+         "text": mutate(mutate_obj(s, "settings/calculator", "off"), "settings/exit/arith_abort", True),
+         "expect": ["settings.exit.arith_abort", "needs the calculator"]},
+        {"name": "vote at temperature 0",
+         "text": mutate(mutate_obj(mutate_obj(s, "settings/strategy", "vote"), "calibrator/strategy", "vote"),
+                        "settings/sampling/temperature", 0.0),
+         "expect": ["settings.strategy", "temperature"]},
+        {"name": "a shot without its answer", "text": mutate(s, "prompts/math/shots/0/answer", delete=True),
+         "expect": ["prompts.math.shots[0].answer", "is missing"]},
+        {"name": "system prompt not text", "text": mutate(s, "prompts/choice/system", 3),
+         "expect": ["prompts.choice.system", "not of type string"]},
+        {"name": "one kind's template only", "text": mutate(s, "prompts/choice/template", None),
+         "expect": ["prompts.choice.template", "is missing"]},
+        {"name": "template without an artifact",
+         "text": mutate(mutate_obj(mutate_obj(s, "calibrator", None), "fitted_on", None), "artifact_sha256", None),
+         "expect": ["artifact_sha256", "names none"]},
+        {"name": "other letters", "text": mutate(s, "answers/letters", "ABCD"),
+         "expect": ["answers.letters", "not this runtime's"]},
+        {"name": "features reordered", "text": mutate(s, "features", [s["features"][1], s["features"][0],
+                                                                      *s["features"][2:]]),
+         "expect": ["features", "in order"]},
+        {"name": "calibrator of another artifact", "text": mutate(s, "artifact_sha256", "b" * 64),
+         "expect": ["calibrator.artifact_sha256", "not the spec's"]},
+        {"name": "calibrator of another strategy", "text": mutate(s, "calibrator/strategy", "greedy"),
+         "expect": ["calibrator.strategy", "not settings.strategy"]},
+        {"name": "calibrator weights short", "text": mutate(s, "calibrator/weights", [0.1] * 3),
+         "expect": ["calibrator", "weights", "13 features"]},
+        {"name": "calibrator without fitted_on", "text": mutate(s, "fitted_on", None),
+         "expect": ["fitted_on", "is missing"]},
+        {"name": "fitted_on without a calibrator", "text": mutate(s, "calibrator", None),
+         "expect": ["fitted_on", "no calibrator"]},
+        {"name": "fitted_on of an unknown kind", "text": mutate(s, "fitted_on/kind", "essay"),
+         "expect": ["fitted_on.kind", "not one of"]},
+    ]
+
+
+def mutate_obj(base: dict, path: str, value) -> dict:
+    return json.loads(mutate(base, path, value))
+
+
 def main() -> None:
     golden = {
         "about": __doc__.strip().splitlines()[0],
         "manifest": {"files": FILES, "valid": MANIFEST, "cases": manifest_cases()},
         "calibrator": {"valid": CALIBRATOR, "valid_with_probes": PROBED, "cases": calibrator_cases()},
+        "solve_spec": {"valid": SPEC, "cases": spec_cases()},
     }
     OUT.write_text(json.dumps(golden, indent=1, ensure_ascii=True) + "\n")
     print(f"{OUT}: {len(golden['manifest']['cases'])} manifest cases, {len(golden['calibrator']['cases'])} "
-          "calibrator cases")
+          f"calibrator cases, {len(golden['solve_spec']['cases'])} solve spec cases")
 
 
 if __name__ == "__main__":
