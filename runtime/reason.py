@@ -18,7 +18,7 @@ import numpy as np
 
 from edgereason.errors import SettingError
 
-from .answers import MAX_CHOICES, AnswerKind, extract, same_answer
+from .answers import LETTERS, MAX_CHOICES, AnswerKind, extract, same_answer
 from .arith import NO_ARITHMETIC, ArithmeticChecker, Calculator, Statement
 from .backends.base import Backend
 from .calibrate import Calibrator
@@ -208,7 +208,8 @@ def solve(backend: Backend, text: Text, question: str, *, spec: "SolveSpec | Non
         spec = default_spec()
     config, calibrator = spec.config, spec.calibrator
     if len(choices) > MAX_CHOICES:
-        raise SettingError(f"a question has at most {MAX_CHOICES} {{0}} (letters A-E), got {len(choices)}", "choices")
+        raise SettingError(f"a question has at most {MAX_CHOICES} {{0}} (letters {LETTERS[0]}-{LETTERS[-1]}), got "
+                           f"{len(choices)}", "choices")
     num_choices = len(choices) or MAX_CHOICES  # no options listed: the question's own text names A-E
     start = time.perf_counter()
     prompt = spec.prompt_ids(text, question, kind=kind, choices=choices)

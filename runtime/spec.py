@@ -316,6 +316,9 @@ def read_spec(path: Path, *, artifact_sha256: str | None = None) -> SolveSpec:
     """A spec file (`--spec FILE`), refused if it belongs to another artifact than `artifact_sha256` (None: checked
     later with `check_artifact`, once the model is open)."""
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder: pass a solve spec file (`solve.<strategy>.json` in it, or one written "
+                         "by `edgereason spec FOLDER -o FILE`)")
     if not path.is_file():
         raise UsageError(f"{path} does not exist: pass a solve spec (`solve.<strategy>.json` from `edgereason "
                          "calibrate`, or one written by `edgereason spec FOLDER`)")

@@ -130,15 +130,21 @@ def python_tokens(folder: Path, count: int) -> tuple[int, ...]:
 
 def test_golden_vectors(runner, smollm2_dir):
     """Sampler, signals, answer extraction and the stated-answer rule against the Python-made vectors; the
-    manifest checks against the shared broken artifact folders (bad_files.json, as test_bad_files.py); the
-    arithmetic checker's texts, results and decode-loop replays (arithmetic.json, SmolLM2's tokenizer)."""
+    manifest, calibrator and solve-spec checks against the shared broken files (bad_files.json, as
+    test_bad_files.py); the arithmetic checker's texts, results and decode-loop replays (arithmetic.json, SmolLM2's
+    tokenizer); the prompt ids of solve_spec.json's questions from its rendered template; the compiled-in default
+    spec against edgereason/specs/solve.json."""
     arch, prefix = runner
     result = subprocess.run([*prefix, str(build_dir(arch) / "edgereason-golden-test"), str(GOLDEN / "sampling.json"),
                              str(GOLDEN / "answers.json"), str(GOLDEN / "bad_files.json"),
-                             str(GOLDEN / "arithmetic.json"), str(smollm2_dir / "tokenizer.json")],
+                             str(GOLDEN / "arithmetic.json"), str(smollm2_dir / "tokenizer.json"),
+                             str(GOLDEN / "solve_spec.json"), str(REPO / "edgereason" / "specs" / "solve.json")],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed" in result.stdout and "traces replayed" in result.stdout
+    for line in ("solve_spec: 26 of 26 refused", "calibrator: 26 of 26 refused", "solve_spec: 5 prompts rebuilt",
+                 "default spec: the compiled-in one is"):
+        assert line in result.stdout, result.stdout
 
 
 def test_attention_arithmetic_is_the_same_on_every_isa():
@@ -436,7 +442,104 @@ def test_prompt_over_the_context_exits_2(runner, small_artifact):
 def test_usage_errors_exit_2(runner, small_artifact):
     for args in ([str(small_artifact)], [str(small_artifact / "nope"), "--tokens", "1"],
                  [str(small_artifact), "--tokens", "1", "--top-p", "0"], [str(small_artifact), "--tokens", "1,x"],
-                 [str(small_artifact), "--tokens", "1", "--probe", "--answer-kind", "choice", "--choices", "6"]):
+                 [str(small_artifact), "--tokens", "1", "--probe", "--answer-kind", "choice", "--choices", "6"],
+                 [str(small_artifact), "--tokens", "1", "--choice", "a"],
+                 [str(small_artifact), "--question", "q", "--choice", "only one"]):
         result = run(runner, *args)
         assert result.returncode == 2, args
         assert result.stderr.startswith("error: ")
+
+
+def _one_error(result: subprocess.CompletedProcess, *words: str) -> str:
+    """The run exited 2 with one `error:` line holding `words`, and printed nothing on stdout."""
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert all(w in lines[0] for w in words), lines[0]
+    assert result.stdout == ""
+    return lines[0]
+
+
+def _tokenizer_folder(folders: list[Path]) -> Path:
+    found = [f for f in folders if (f / "tokenizer.json").is_file()]
+    if not found:
+        skip("no artifact folder with a tokenizer")
+    return found[0]
+
+
+def _bound_spec(folder: Path, **settings):
+    """The default spec with a one-line system prompt and no shots (the tiny exports hold 128 tokens), bound to
+    `folder`'s chat template and model sha256 as `edgereason calibrate` binds it; `settings` changed."""
+    from edgereason.runtime import open_model
+    from edgereason.runtime.spec import PromptSpec, default_spec
+
+    model = open_model(folder, num_threads=1, hidden=False)
+    base = default_spec()
+    short = base.replace(prompts={k: PromptSpec(system="Answer briefly.") for k in base.prompts})
+    return model, short.bind(model.text, model.model_sha256).with_settings(**settings)
+
+
+def test_broken_spec_exits_2_before_the_model_loads(runner, tmp_path):
+    """--spec is checked as runtime/spec.py checks it (every bad_files.json case is the golden test's): one line
+    naming the file and the field, before the folder is even read."""
+    spec = json.loads((REPO / "edgereason" / "specs" / "solve.json").read_text())
+    spec["settings"]["exit"]["probe_threshold"] = 2
+    path = tmp_path / "solve.early-exit.json"
+    path.write_text(json.dumps(spec))
+    _one_error(run(runner, str(tmp_path / "no-such-folder"), "--spec", str(path), "--tokens", "1"),
+               "solve.early-exit.json: settings.exit.probe_threshold: 2 is out of range")
+    _one_error(run(runner, str(tmp_path), "--spec", str(tmp_path / "nope.json"), "--tokens", "1"),
+               "nope.json does not exist")
+
+
+def test_spec_of_another_artifact_is_refused(runner, folders, tmp_path):
+    folder = _tokenizer_folder(folders)
+    _, spec = _bound_spec(folder)
+    path = tmp_path / "solve.early-exit.json"
+    path.write_text(spec.replace(artifact_sha256="0" * 64).dumps())
+    _one_error(run(runner, str(folder), "--spec", str(path), "--question", "2 + 2?"),
+               str(path), "belongs to another artifact (sha256 000000000000")
+
+
+def test_question_without_a_rendered_template_is_refused(runner, folders):
+    folder = _tokenizer_folder(folders)
+    for spec in ([], ["--spec", str(REPO / "edgereason" / "specs" / "solve.json")]):
+        _one_error(run(runner, str(folder), *spec, "--question", "2 + 2?"), "solve.<strategy>.json", "--spec")
+
+
+def test_question_prompt_ids_equal_python(runner, folders, tmp_path):
+    """--question builds the prompt from the spec's rendered template alone: the same ids as the Python runtime's
+    SolveSpec.prompt_ids (which `edgereason solve` feeds), for a math question and a lettered choice question."""
+    from edgereason.runtime.answers import AnswerKind
+
+    folder = _tokenizer_folder(folders)
+    model, spec = _bound_spec(folder)
+    path = tmp_path / "solve.early-exit.json"
+    path.write_text(spec.dumps())
+    for question, options in [("Tom has 3 apples and buys 4 more. How many now?", []),
+                              ("Which is a mammal? Ünïcödé 😀", ["a shark", "a whale", "a trout"])]:
+        shown = [f"{'ABCDE'[i]}. {c}" for i, c in enumerate(options)]
+        kind = AnswerKind.CHOICE if options else AnswerKind.MATH
+        expected = spec.prompt_ids(model.text, question, kind=kind, choices=shown)
+        result = run(runner, str(folder), "--spec", str(path), "--question", question,
+                     *[a for c in options for a in ("--choice", c)], "--max-new-tokens", "1", "--threads", "1")
+        assert result.returncode == 0, result.stderr[-3000:]
+        summary = json.loads(result.stdout.splitlines()[-1])["summary"]
+        assert summary["prompt_ids"] == expected and summary["prompt_tokens"] == len(expected)
+
+
+def test_spec_settings_are_defaults_that_flags_override(runner, folders, tmp_path):
+    """The spec's budget applies unless --max-new-tokens is given; a vote spec runs its first trace and says so."""
+    folder = _tokenizer_folder(folders)
+    _, spec = _bound_spec(folder, strategy="greedy", max_new_tokens=3)
+    path = tmp_path / "solve.greedy.json"
+    path.write_text(spec.dumps())
+    args = [str(folder), "--spec", str(path), "--question", "2 + 2?", "--ignore-eos", "--threads", "1"]
+    for extra, count in (([], 3), (["--max-new-tokens", "5"], 5)):
+        result = run(runner, *args, *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert json.loads(result.stdout.splitlines()[-1])["summary"]["generated_tokens"] == count
+    path.write_text(spec.with_settings(strategy="vote").dumps())
+    result = run(runner, *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "does not vote" in result.stderr and "seed 0" in result.stderr

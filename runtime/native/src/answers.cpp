@@ -18,8 +18,17 @@ const std::regex kBoxed(R"(\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\})");
 const std::regex kHashes("####\\s*(" + kNumber + ")");
 const std::regex kAnswerIs(R"(answer\s*(?:is|:|=)\s*:?\s*\**\s*()" + kNumber + ")", std::regex::icase);
 const std::regex kAnyNumber(kNumber);
-const std::regex kChoiceIs(R"(answer\s*(?:is|:)?\s*:?\s*\**\s*\(?([A-E])\)?(?![A-Za-z]))", std::regex::icase);
-const std::regex kLoneChoice(R"(\(([A-E])\)|(?:^|\s)([A-E])[).:]?[ \t]*(?=$|\n))");
+// The letter patterns are built from the spec's letters on first use (function statics: the letters are read
+// from the compiled-in spec, not at static initialization).
+const std::regex& choice_is() {
+  static const std::regex r(R"(answer\s*(?:is|:)?\s*:?\s*\**\s*\(?([)" + letters() + R"(])\)?(?![A-Za-z]))",
+                            std::regex::icase);
+  return r;
+}
+const std::regex& lone_choice() {
+  static const std::regex r(R"(\(([)" + letters() + R"(])\)|(?:^|\s)([)" + letters() + R"(])[).:]?[ \t]*(?=$|\n))");
+  return r;
+}
 // Python's float() grammar for the strings the patterns above produce.
 const std::regex kFloat(R"([+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)");
 
@@ -75,14 +84,14 @@ std::optional<std::string> extract_math(const std::string& text) {
 }
 
 std::optional<std::string> extract_choice(const std::string& text, int num_choices) {
-  const std::string allowed = std::string(kLetters).substr(0, static_cast<size_t>(std::max(0, num_choices)));
+  const std::string allowed = letters().substr(0, static_cast<size_t>(std::max(0, num_choices)));
   std::optional<std::string> last;
-  for (std::string c : find_all(kChoiceIs, text, 1)) {
+  for (std::string c : find_all(choice_is(), text, 1)) {
     for (char& ch : c) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     if (allowed.find(c) != std::string::npos) last = c;
   }
   if (last) return last;
-  for (const std::string& c : find_all(kLoneChoice, text, 1, 2))
+  for (const std::string& c : find_all(lone_choice(), text, 1, 2))
     if (allowed.find(c) != std::string::npos) last = c;
   return last;
 }

@@ -9,16 +9,17 @@ namespace edgereason {
 
 enum class AnswerKind { Math, Choice };
 
-// Choice letters, in order: a question with n options is answered A..kLetters[n-1].
-inline constexpr char kLetters[] = "ABCDE";
-inline constexpr int kMaxChoices = sizeof(kLetters) - 1;
+// Choice letters, in order: a question with n options is answered letters()[0..n-1]. They are the compiled-in
+// default solve spec's answers.letters (spec.cpp), as runtime/answers.py's LETTERS; max_choices() is their count.
+const std::string& letters();
+int max_choices();
 
 // "1,000" -> "1000", "$5.50" -> "5.5", "12.0" -> "12"; nullopt if it is not a number.
 std::optional<std::string> normalize_number(const std::string& text);
 std::optional<std::string> extract_math(const std::string& text);
-std::optional<std::string> extract_choice(const std::string& text, int num_choices = kMaxChoices);
+std::optional<std::string> extract_choice(const std::string& text, int num_choices = max_choices());
 // A choice answer is a letter of one of the question's `num_choices` options.
-std::optional<std::string> extract(const std::string& text, AnswerKind kind, int num_choices = kMaxChoices);
+std::optional<std::string> extract(const std::string& text, AnswerKind kind, int num_choices = max_choices());
 // Equal answers; math answers compare as numbers ("3" == "3.0").
 bool same_answer(const std::optional<std::string>& a, const std::optional<std::string>& b);
 

@@ -19,9 +19,10 @@ namespace edgereason {
 // The early-exit verdicts asked of a step (runtime/policies.py); any true one ends the trace.
 struct Verdicts {
   bool group_abort = false;     // DeepConf: the window's group confidence fell below the threshold
+  bool arith_abort = false;     // the trace wrote a false arithmetic statement
   bool stated_answer = false;   // the line that just ended states the answer ("... the answer is 42.")
   bool settled_answer = false;  // the answer probe found the answer settled
-  bool any() const { return group_abort || stated_answer || settled_answer; }
+  bool any() const { return group_abort || arith_abort || stated_answer || settled_answer; }
 };
 
 struct Step {

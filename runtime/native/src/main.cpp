@@ -1,10 +1,15 @@
 // edgereason-run: load an artifact folder, generate, and print one JSON line per step and a summary.
 //
-//   edgereason-run FOLDER (--tokens 1,2,3 | --prompt TEXT) [--max-new-tokens 64] [--temperature 0]
-//       [--top-k 0] [--top-p 1] [--seed 0] [--threads N] [--abort-threshold X] [--ignore-eos]
-//       [--probe [--probe-threshold 0.9] [--probe-patience 2] [--probe-min-tokens 32] [--answer-kind math] [--choices 5]]
-//       [--calculator off|check|compute] [--no-verify-sha256] [--dump-logits FILE]
+//   edgereason-run FOLDER (--tokens 1,2,3 | --prompt TEXT | --question TEXT [--choice TEXT]...) [--spec FILE]
+//       [--max-new-tokens N] [--temperature 0] [--top-k 0] [--top-p 1] [--seed 0] [--threads N]
+//       [--abort-threshold X | --no-abort] [--ignore-eos]
+//       [--probe | --no-probe] [--probe-threshold P] [--probe-patience N] [--probe-min-tokens N]
+//       [--answer-kind math|choice] [--choices N] [--calculator off|check|compute] [--no-verify-sha256]
+//       [--dump-logits FILE]
 //   edgereason-run FOLDER --encode-file LINES.jsonl   (tokenizer check: ids + round trip per line)
+//
+// Defaults come from the solve spec (spec.h): the compiled-in edgereason/specs/solve.json, or --spec FILE, whose
+// strategy then also decides the sampling and which early exits are on; a flag given overrides the spec.
 //
 // Exit codes: 0 ok, 2 the user's mistake (flag, path, file), 1 an internal failure.
 #include <sys/resource.h>
@@ -31,6 +36,7 @@
 #include "policies.h"
 #include "sampler.h"
 #include "signals.h"
+#include "spec.h"
 #include "tokenizer.h"
 
 namespace er = edgereason;
@@ -39,25 +45,49 @@ using nlohmann::json;
 namespace {
 
 const char* kUsage =
-    "usage: edgereason-run FOLDER (--tokens 1,2,3 | --prompt TEXT) [--max-new-tokens N] [--temperature T]\n"
-    "       [--top-k K] [--top-p P] [--seed S] [--threads N] [--abort-threshold X] [--ignore-eos]\n"
-    "       [--probe [--probe-threshold P] [--probe-patience N] [--probe-min-tokens N] [--answer-kind math|choice] [--choices N]]\n"
-    "       [--calculator off|check|compute] [--no-verify-sha256] [--dump-logits FILE]\n"
+    "usage: edgereason-run FOLDER (--tokens 1,2,3 | --prompt TEXT | --question TEXT [--choice TEXT]...) [--spec FILE]\n"
+    "       [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N]\n"
+    "       [--abort-threshold X | --no-abort] [--ignore-eos]\n"
+    "       [--probe | --no-probe] [--probe-threshold P] [--probe-patience N] [--probe-min-tokens N]\n"
+    "       [--answer-kind math|choice] [--choices N] [--calculator off|check|compute] [--no-verify-sha256]\n"
+    "       [--dump-logits FILE]\n"
     "       edgereason-run FOLDER --encode-file LINES.jsonl\n";
 
+const char* kSpecFix = "pass the artifact's solve.<strategy>.json as --spec (`edgereason calibrate` writes it; "
+                       "`edgereason spec FOLDER -o FILE` writes one without a calibrator)";
+
+// The flags as given: a setting left unset takes the spec's value (resolve()).
 struct Options {
-  std::string folder, tokens, prompt, encode_file;
+  std::string folder, tokens, prompt, question, encode_file, spec_file;
+  std::vector<std::string> choices;  // --choice, in order: listed under the question as "A. ...", "B. ..."
   std::string dump_logits;  // raw float32 [steps, V]: the logits each step was drawn from
-  int max_new_tokens = 64, threads = 0;
-  er::SamplingConfig sampling;
-  std::optional<double> abort_threshold;
-  bool probe = false;  // the answer probe and the stated-answer check (runtime/policies.py AnswerProbe)
-  er::ProbeConfig probe_config;
+  int threads = 0;
+  std::optional<int> max_new_tokens, top_k, probe_patience, probe_min_tokens, num_choices;
+  std::optional<double> temperature, top_p, abort_threshold, probe_threshold;
+  std::optional<uint64_t> seed;
+  bool no_abort = false;
+  std::optional<bool> probe;  // the answer probe and the stated-answer check (runtime/policies.py AnswerProbe)
+  std::optional<er::AnswerKind> kind;
   bool verify_sha256 = true;
   bool ignore_eos = false;  // decode exactly --max-new-tokens (parity tests, speed runs)
-  // Checked arithmetic (runtime/arith.py): check by default, as `edgereason solve`; off for a folder without a
-  // tokenizer unless asked for.
+  // Checked arithmetic (runtime/arith.py): the spec's mode (check) by default, as `edgereason solve`; off for a
+  // folder without a tokenizer unless asked for.
   std::optional<er::Calculator> calculator;
+};
+
+// What one run does: the spec's settings under the flags.
+struct Settings {
+  std::optional<er::SolveSpec> spec;  // --spec
+  int max_new_tokens = 0;
+  er::SamplingConfig sampling;
+  std::optional<double> abort_threshold;  // the group-confidence abort, when on
+  int window = 0;                         // tokens per group confidence (settings.exit.abort_window)
+  bool probe = false, probe_from_spec = false;
+  er::ProbeConfig probe_config;
+  bool arith_abort = false;  // the spec's settings.exit.arith_abort
+  er::Calculator calculator = er::Calculator::Off;
+  bool calculator_given = false;
+  std::string note;  // said on stderr once every check has passed
 };
 
 template <typename T>
@@ -81,28 +111,34 @@ Options parse(int argc, char** argv) {
       std::exit(0);
     } else if (arg == "--tokens") o.tokens = value();
     else if (arg == "--prompt") o.prompt = value();
+    else if (arg == "--question") o.question = value();
+    else if (arg == "--choice") o.choices.push_back(value());
+    else if (arg == "--spec") o.spec_file = value();
     else if (arg == "--encode-file") o.encode_file = value();
     else if (arg == "--max-new-tokens") o.max_new_tokens = number<int>(arg, value());
-    else if (arg == "--temperature") o.sampling.temperature = number<double>(arg, value());
-    else if (arg == "--top-k") o.sampling.top_k = number<int>(arg, value());
-    else if (arg == "--top-p") o.sampling.top_p = number<double>(arg, value());
-    else if (arg == "--seed") o.sampling.seed = number<uint64_t>(arg, value());
+    else if (arg == "--temperature") o.temperature = number<double>(arg, value());
+    else if (arg == "--top-k") o.top_k = number<int>(arg, value());
+    else if (arg == "--top-p") o.top_p = number<double>(arg, value());
+    else if (arg == "--seed") o.seed = number<uint64_t>(arg, value());
     else if (arg == "--threads") o.threads = number<int>(arg, value());
     else if (arg == "--abort-threshold") o.abort_threshold = number<double>(arg, value());
+    else if (arg == "--no-abort") o.no_abort = true;
     else if (arg == "--probe") o.probe = true;
-    else if (arg == "--probe-threshold") o.probe_config.threshold = number<double>(arg, value());
-    else if (arg == "--probe-patience") o.probe_config.patience = number<int>(arg, value());
-    else if (arg == "--probe-min-tokens") o.probe_config.min_tokens = number<int>(arg, value());
+    else if (arg == "--no-probe") o.probe = false;
+    else if (arg == "--probe-threshold") o.probe_threshold = number<double>(arg, value());
+    else if (arg == "--probe-patience") o.probe_patience = number<int>(arg, value());
+    else if (arg == "--probe-min-tokens") o.probe_min_tokens = number<int>(arg, value());
     else if (arg == "--answer-kind") {
       std::string kind = value();
       if (kind != "math" && kind != "choice") throw er::UsageError("--answer-kind is math or choice, got '" + kind + "'");
-      o.probe_config.kind = kind == "math" ? er::AnswerKind::Math : er::AnswerKind::Choice;
+      o.kind = kind == "math" ? er::AnswerKind::Math : er::AnswerKind::Choice;
     }
     else if (arg == "--choices") {
-      o.probe_config.num_choices = number<int>(arg, value());
-      if (o.probe_config.num_choices < 2 || o.probe_config.num_choices > er::kMaxChoices)
-        throw er::UsageError("--choices is 2 to " + std::to_string(er::kMaxChoices) + " (letters A-E), got " +
-                             std::to_string(o.probe_config.num_choices));
+      o.num_choices = number<int>(arg, value());
+      if (*o.num_choices < 2 || *o.num_choices > er::max_choices())
+        throw er::UsageError("--choices is 2 to " + std::to_string(er::max_choices()) + " (letters " +
+                             er::letters().substr(0, 1) + "-" + er::letters().substr(er::letters().size() - 1) +
+                             "), got " + std::to_string(*o.num_choices));
     }
     else if (arg == "--calculator") {
       std::string mode = value();
@@ -118,17 +154,80 @@ Options parse(int argc, char** argv) {
     else throw er::UsageError("unexpected argument '" + arg + "'\n" + kUsage);
   }
   if (o.folder.empty()) throw er::UsageError(std::string("no artifact folder given\n") + kUsage);
-  if (o.encode_file.empty() && o.tokens.empty() == o.prompt.empty())
-    throw er::UsageError(std::string("give exactly one of --tokens and --prompt\n") + kUsage);
-  if (o.max_new_tokens < 1) throw er::UsageError("--max-new-tokens must be >= 1, got " + std::to_string(o.max_new_tokens));
+  const int inputs = !o.tokens.empty() + !o.prompt.empty() + !o.question.empty();
+  if (o.encode_file.empty() && inputs != 1)
+    throw er::UsageError(std::string("give exactly one of --tokens, --prompt and --question\n") + kUsage);
+  if (!o.choices.empty()) {  // as `edgereason solve` checks its --choice options
+    if (o.question.empty()) throw er::UsageError("--choice lists an option of --question: give the question too");
+    if (o.choices.size() < 2 || o.choices.size() > static_cast<size_t>(er::max_choices()))
+      throw er::UsageError("give 2 to " + std::to_string(er::max_choices()) + " --choice options, got " +
+                           std::to_string(o.choices.size()));
+    for (const auto& c : o.choices)
+      if (c.find_first_not_of(" \t\n\r\f\v") == std::string::npos)
+        throw er::UsageError("a --choice is empty: give each option some text");
+    if (o.kind == er::AnswerKind::Math)
+      throw er::UsageError("--answer-kind math with --choice options: drop --answer-kind (the options make it choice)");
+    if (o.num_choices) throw er::UsageError("--choices N is for --tokens and --prompt: the --choice options count themselves");
+  }
+  if (o.no_abort && o.abort_threshold) throw er::UsageError("give --abort-threshold X or --no-abort, not both");
+  if (o.max_new_tokens && *o.max_new_tokens < 1)
+    throw er::UsageError("--max-new-tokens must be >= 1, got " + std::to_string(*o.max_new_tokens));
   if (o.threads < 0) throw er::UsageError("--threads must be >= 1 (or 0 for the default), got " + std::to_string(o.threads));
-  if (!(o.probe_config.threshold >= 0.0 && o.probe_config.threshold <= 1.0))
+  if (o.probe_threshold && !(*o.probe_threshold >= 0.0 && *o.probe_threshold <= 1.0))
     throw er::UsageError("--probe-threshold must be in [0, 1]");
-  if (o.probe_config.patience < 1 || o.probe_config.min_tokens < 0)
+  if (o.probe_patience.value_or(1) < 1 || o.probe_min_tokens.value_or(0) < 0)
     throw er::UsageError("--probe-patience must be >= 1 and --probe-min-tokens >= 0");
-  std::string problem = o.sampling.validate();
-  if (!problem.empty()) throw er::UsageError(problem);
   return o;
+}
+
+// The spec's settings under the flags. Without --spec the runner is a plain generator, as `edgereason run`:
+// greedy, no early exit unless a flag asks for one, the default spec's values where it does. With --spec it decodes
+// as `edgereason solve` decodes that spec's trace: greedy with no early exit (greedy), greedy with the spec's exits
+// (early-exit), or the vote's first trace, sampled at the spec's seed with its exits (vote: one trace, no vote).
+Settings resolve(const Options& o) {
+  Settings s;
+  if (!o.spec_file.empty()) s.spec = er::read_spec(o.spec_file);  // before the model loads
+  const er::SolveSpec& spec = s.spec ? *s.spec : er::default_spec();
+  const bool exits = s.spec && spec.strategy != "greedy", vote = s.spec && spec.strategy == "vote";
+  if (vote)
+    s.note = "note: " + o.spec_file + " votes over " + std::to_string(spec.max_traces) + " traces; edgereason-run "
+             "decodes one, the vote's first (seed " + std::to_string(o.seed.value_or(spec.sampling.seed)) +
+             "), and does not vote";
+  s.max_new_tokens = o.max_new_tokens.value_or(spec.max_new_tokens);
+  if (vote) s.sampling = spec.sampling;  // else greedy, as SamplingConfig's defaults
+  if (o.temperature) s.sampling.temperature = *o.temperature;
+  if (o.top_k) s.sampling.top_k = *o.top_k;
+  if (o.top_p) s.sampling.top_p = *o.top_p;
+  if (o.seed) s.sampling.seed = *o.seed;
+  const std::string problem = s.sampling.validate();
+  if (!problem.empty()) throw er::UsageError(problem);
+  if (vote && s.sampling.temperature == 0.0)  // runtime/reason.py SolveConfig's rule, worded for the flag
+    throw er::UsageError("the spec's strategy vote needs --temperature > 0: greedy traces would all be the same");
+  if (o.abort_threshold) s.abort_threshold = *o.abort_threshold;
+  else if (exits && spec.exit.abort && !o.no_abort) s.abort_threshold = spec.exit.abort_threshold;
+  s.window = spec.exit.abort_window;
+  s.probe = o.probe.value_or(exits && spec.exit.probe);
+  s.probe_from_spec = s.probe && !o.probe;
+  er::ProbeConfig& p = s.probe_config;
+  p.threshold = o.probe_threshold.value_or(spec.exit.probe_threshold);
+  p.patience = o.probe_patience.value_or(spec.exit.probe_patience);
+  p.min_tokens = o.probe_min_tokens.value_or(spec.exit.probe_min_tokens);
+  p.probe_text = spec.probe_text;
+  p.max_answer_tokens = spec.max_answer_tokens;
+  p.kind = !o.choices.empty() ? er::AnswerKind::Choice : o.kind.value_or(er::AnswerKind::Math);
+  // No options listed: the question's own text names the letters (runtime/reason.py).
+  p.num_choices = !o.choices.empty() ? static_cast<int>(o.choices.size()) : o.num_choices.value_or(er::max_choices());
+  s.calculator = o.calculator.value_or(spec.calculator);
+  s.calculator_given = o.calculator.has_value();
+  s.arith_abort = exits && spec.exit.arith_abort;
+  if (s.arith_abort && s.calculator == er::Calculator::Off)
+    throw er::UsageError("the spec's settings.exit.arith_abort needs the calculator: give --calculator check or "
+                         "compute");
+  if (!o.question.empty() && !spec.math_template)
+    throw er::UsageError("--question builds the prompt from the spec's rendered chat template, and " +
+                         (s.spec ? o.spec_file : std::string("the default spec (edgereason/specs/solve.json)")) +
+                         " has none: " + kSpecFix);
+  return s;
 }
 
 std::vector<int64_t> parse_ids(const std::string& text) {
@@ -168,10 +267,12 @@ std::string step_line(const er::Step& s, const er::Tokenizer* tokenizer) {
   std::snprintf(buffer, sizeof buffer,
                 "{\"index\":%d,\"token\":%d,\"logprob\":%.17g,\"top1_prob\":%.17g,\"margin\":%.17g,"
                 "\"entropy\":%.17g,\"token_conf\":%.17g,\"group_conf\":%s,\"elapsed_ms\":%.6f,"
-                "\"verdicts\":{\"group_abort\":%s,\"stated_answer\":%s,\"settled_answer\":%s},\"finish_reason\":",
+                "\"verdicts\":{\"group_abort\":%s,\"arith_abort\":%s,\"stated_answer\":%s,\"settled_answer\":%s},"
+                "\"finish_reason\":",
                 s.index, s.token_id, number(s.signals.logprob), number(s.signals.top1_prob), number(s.signals.margin),
                 number(s.signals.entropy), number(s.signals.token_conf), group.c_str(), s.elapsed_ms,
-                s.verdicts.group_abort ? "true" : "false", s.verdicts.stated_answer ? "true" : "false",
+                s.verdicts.group_abort ? "true" : "false", s.verdicts.arith_abort ? "true" : "false",
+                s.verdicts.stated_answer ? "true" : "false",
                 s.verdicts.settled_answer ? "true" : "false");
   std::string line = buffer;
   line += s.finish_reason.empty() ? "null" : "\"" + s.finish_reason + "\"";
@@ -211,13 +312,23 @@ void add_arithmetic(json& summary, const er::ArithmeticChecker* checker, int too
 }
 
 int run(const Options& o) {
+  const Settings settings = resolve(o);
   er::Manifest manifest = er::read_manifest(o.folder, o.verify_sha256);
+  if (settings.spec) er::check_artifact(*settings.spec, er::model_sha256(manifest), o.spec_file);
   if (!o.encode_file.empty()) return encode_file(manifest, o.encode_file);
   std::unique_ptr<er::Tokenizer> tokenizer;
   if (manifest.files.count(manifest.tokenizer_file))
     tokenizer = std::make_unique<er::Tokenizer>(manifest.path(manifest.tokenizer_file));
   std::vector<int64_t> prompt;
-  if (!o.prompt.empty()) {
+  if (!o.question.empty()) {
+    // As `edgereason solve` prompts it: the rendered template around the question and its lettered options.
+    if (!tokenizer) throw er::UsageError(manifest.folder + " has no tokenizer: give the prompt as --tokens");
+    std::vector<std::string> shown;
+    for (size_t i = 0; i < o.choices.size(); ++i) shown.push_back(er::letters().substr(i, 1) + ". " + o.choices[i]);
+    const er::SolveSpec& spec = *settings.spec;  // resolve() refused --question without a templated spec
+    prompt = er::prompt_ids(*spec.template_for(settings.probe_config.kind), *tokenizer, manifest.bos_id,
+                            er::body(o.question, shown));
+  } else if (!o.prompt.empty()) {
     if (!tokenizer) throw er::UsageError(manifest.folder + " has no tokenizer: give the prompt as --tokens");
     if (manifest.add_bos && manifest.bos_id) prompt.push_back(*manifest.bos_id);
     for (int id : tokenizer->encode(o.prompt)) prompt.push_back(id);
@@ -227,28 +338,39 @@ int run(const Options& o) {
   if (prompt.size() >= static_cast<size_t>(manifest.max_seq_len))
     throw er::UsageError("the prompt has " + std::to_string(prompt.size()) + " tokens; the context holds " +
                          std::to_string(manifest.max_seq_len) + " and at least one must be generated: shorten it");
+  if (settings.probe && !tokenizer)
+    throw er::UsageError(manifest.folder + " has no tokenizer: " +
+                         (settings.probe_from_spec ? "the spec's answer probe reads text, give --no-probe"
+                                                   : "--probe reads text, drop it"));
+  if (settings.calculator_given && settings.calculator != er::Calculator::Off && !tokenizer)
+    throw er::UsageError(manifest.folder + " has no tokenizer: --calculator reads text, use --calculator off");
+  if (settings.arith_abort && !tokenizer)
+    throw er::UsageError(manifest.folder + " has no tokenizer: the spec's settings.exit.arith_abort reads text: set it "
+                         "false in the spec");
+  if (!settings.note.empty()) std::cerr << settings.note << "\n";
   const auto load_start = std::chrono::steady_clock::now();
   std::unique_ptr<er::Backend> backend = er::make_backend(manifest, o.threads);
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   er::Session session(*backend, manifest.max_seq_len, manifest.vocab_size);
-  er::Sampler sampler(o.sampling);
-  er::TraceConfidence trace;
-  if (o.probe && !tokenizer) throw er::UsageError(manifest.folder + " has no tokenizer: --probe reads text, drop it");
+  er::Sampler sampler(settings.sampling);
+  er::TraceConfidence trace(settings.window);
   std::unique_ptr<er::AnswerProbe> probe =
-      o.probe ? std::make_unique<er::AnswerProbe>(session, *tokenizer, manifest.eos_ids, o.probe_config) : nullptr;
-  if (o.calculator.value_or(er::Calculator::Off) != er::Calculator::Off && !tokenizer)
-    throw er::UsageError(manifest.folder + " has no tokenizer: --calculator reads text, use --calculator off");
-  const er::Calculator calculator = tokenizer ? o.calculator.value_or(er::Calculator::Check) : er::Calculator::Off;
+      settings.probe ? std::make_unique<er::AnswerProbe>(session, *tokenizer, manifest.eos_ids, settings.probe_config)
+                     : nullptr;
+  const er::Calculator calculator = tokenizer ? settings.calculator : er::Calculator::Off;
   std::unique_ptr<er::ArithmeticChecker> checker =
       calculator != er::Calculator::Off ? std::make_unique<er::ArithmeticChecker>(*tokenizer, calculator) : nullptr;
   er::GenerateOptions options;
-  options.max_new_tokens = o.max_new_tokens;
+  options.max_new_tokens = settings.max_new_tokens;
   options.arithmetic = checker.get();
   if (!o.ignore_eos) options.stop_ids = manifest.eos_ids;
+  // In runtime/reason.py's order: the first policy that fires decides, and the later ones are not asked (the
+  // probe keeps state).
   options.exit_policy = [&](const er::Step& s) {
     er::Verdicts v;
-    v.group_abort = o.abort_threshold && er::GroupConfidenceAbort{*o.abort_threshold}(s.group_conf);
-    if (probe && !v.group_abort) std::tie(v.stated_answer, v.settled_answer) = (*probe)(s);
+    v.group_abort = settings.abort_threshold && er::GroupConfidenceAbort{*settings.abort_threshold}(s.group_conf);
+    if (settings.arith_abort && !v.group_abort) v.arith_abort = er::arith_abort(*checker);
+    if (probe && !v.group_abort && !v.arith_abort) std::tie(v.stated_answer, v.settled_answer) = (*probe)(s);
     return v;
   };
   std::ofstream dump;
@@ -289,6 +411,7 @@ int run(const Options& o) {
         {"tail_conf", trace_summary.tail_conf},
         {"mean_logprob", trace_summary.mean_logprob},
         {"min_logprob", trace_summary.min_logprob}}}};
+  if (o.tokens.empty()) summary["prompt_ids"] = prompt;  // the runner encoded them: show what it fed
   add_arithmetic(summary, checker.get(), tool_tokens);
   if (probe)
     summary["probe"] = {{"num_probes", probe->num_probes},

@@ -9,8 +9,12 @@
 namespace edgereason {
 
 bool states_answer(const std::string& line) {
-  static const std::regex stated(R"(answer is\s*:?\s*\$?\s*-?\(?[0-9A-E])", std::regex::icase);
+  static const std::regex stated(R"(answer is\s*:?\s*\$?\s*-?\(?[0-9)" + letters() + "]", std::regex::icase);
   return std::regex_search(line, stated);
+}
+
+bool arith_abort(const ArithmeticChecker& checker) {
+  return std::any_of(checker.statements.begin(), checker.statements.end(), [](const Statement& st) { return !st.right; });
 }
 
 AnswerProbe::AnswerProbe(Session& session, const Tokenizer& tokenizer, std::vector<int> eos_ids, ProbeConfig config)

@@ -7,6 +7,7 @@
 
 #include "answers.h"
 #include "generate.h"
+#include "spec.h"
 
 namespace edgereason {
 
@@ -18,17 +19,22 @@ struct GroupConfidenceAbort {
   bool operator()(std::optional<double> group_conf) const { return group_conf && *group_conf < threshold; }
 };
 
+// Abandon a trace at its first false arithmetic statement (runtime/policies.py ArithmeticAbort): in check mode
+// the trace's own arithmetic says it is wrong; in compute mode, the first result the model was about to write wrong.
+bool arith_abort(const ArithmeticChecker& checker);
+
 // The line states its final answer ("... the answer is 42."): nothing after it can change it.
 bool states_answer(const std::string& line);
 
+// Defaults: the compiled-in default solve spec's (settings.exit, answers), as runtime/policies.py takes them.
 struct ProbeConfig {
-  double threshold = 0.9;  // mean probability of the probed answer's tokens that counts as settled
-  int patience = 2;        // consecutive confident probes with the same answer
-  int min_tokens = 32;     // no probe before this many generated tokens
-  std::string probe_text = " So the answer is";
-  int max_answer_tokens = 8;
+  double threshold = default_spec().exit.probe_threshold;  // mean probability of the probed answer's tokens
+  int patience = default_spec().exit.probe_patience;       // consecutive confident probes with the same answer
+  int min_tokens = default_spec().exit.probe_min_tokens;   // no probe before this many generated tokens
+  std::string probe_text = default_spec().probe_text;
+  int max_answer_tokens = default_spec().max_answer_tokens;
   AnswerKind kind = AnswerKind::Math;
-  int num_choices = kMaxChoices;  // a choice answer is a letter of one of this many options
+  int num_choices = max_choices();  // a choice answer is a letter of one of this many options
 };
 
 // DEER-style answer probe (runtime/policies.py AnswerProbe): at each newline, a line that states the

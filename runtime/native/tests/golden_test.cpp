@@ -2,11 +2,14 @@
 // Python runtime is tested with (same tokens, signals within 1e-5), answer extraction and the
 // stated-answer rule against tests/golden/answers.json (the same strings), and the manifest checks
 // against tests/golden/bad_files.json (the valid folder loads, each broken one is refused with one line
-// holding the expected words), and checked arithmetic against tests/golden/arithmetic.json (statements and
-// pending results of each text, result texts, and the decode loop's traces over a scripted model, replayed
-// when SmolLM2's tokenizer.json is given).
+// holding the expected words; so are its broken calibrators and solve specs), checked arithmetic against
+// tests/golden/arithmetic.json (statements and pending results of each text, result texts, and the decode loop's
+// traces over a scripted model, replayed when SmolLM2's tokenizer.json is given), the prompt ids of
+// tests/golden/solve_spec.json's questions from its spec's rendered template (SmolLM2's tokenizer), and the
+// compiled-in default solve spec against edgereason/specs/solve.json.
 //   edgereason-golden-test path/to/sampling.json [path/to/answers.json [path/to/bad_files.json
-//       [path/to/arithmetic.json [path/to/smollm2/tokenizer.json]]]]
+//       [path/to/arithmetic.json [path/to/smollm2/tokenizer.json [path/to/solve_spec.json
+//       [edgereason/specs/solve.json]]]]]]
 #include <unistd.h>
 
 #include <cmath>
@@ -31,6 +34,7 @@
 #include "policies.h"
 #include "sampler.h"
 #include "signals.h"
+#include "spec.h"
 #include "tokenizer.h"
 
 namespace er = edgereason;
@@ -202,12 +206,87 @@ void check_traces(const nlohmann::json& golden, const std::string& tokenizer_pat
   std::cout << "arithmetic: " << runs << " traces replayed\n";
 }
 
+// A bad_files.json section of texts (calibrators or solve specs): `valid` is accepted, each case refused with one
+// line holding its expected words and starting with the label, as tests/test_bad_files.py checks them.
+template <typename Parse>
+void check_refusals(const std::string& section, const nlohmann::ordered_json& golden, const std::string& label,
+                    const Parse& parse, const Expect& expect) {
+  try {
+    parse(golden.at("valid").dump(), label);
+    expect(true, section + ": valid");
+  } catch (const std::exception& e) {
+    expect(false, section + ": the valid one is refused: " + e.what());
+  }
+  int refused = 0;
+  for (const auto& c : golden.at("cases")) {
+    std::string message = "(accepted)";
+    bool ok = false;
+    try {
+      parse(c.at("text").get<std::string>(), label);
+    } catch (const er::UsageError& e) {
+      message = e.what();
+      ok = message.find('\n') == std::string::npos && message.rfind(label, 0) == 0;
+      for (const auto& words : c.at("expect")) ok = ok && message.find(words.get<std::string>()) != std::string::npos;
+    } catch (const std::exception& e) {
+      message = std::string("(not a UsageError) ") + e.what();
+    }
+    refused += ok;
+    expect(ok, section + " " + c.at("name").dump() + ": " + message);
+  }
+  std::cout << section << ": " << refused << " of " << golden.at("cases").size() << " refused as expected\n";
+}
+
+// tests/golden/solve_spec.json: its spec is accepted, and each question's body and prompt ids are Python's.
+void check_solve_spec(const nlohmann::ordered_json& golden, const er::Tokenizer& tokenizer, const Expect& expect) {
+  const er::SolveSpec spec = er::check_spec(golden.at("spec"), "solve_spec.json");
+  for (const auto& c : golden.at("cases")) {
+    const auto choices = c.at("choices").get<std::vector<std::string>>();
+    const std::string body = er::body(c.at("question").get<std::string>(), choices);
+    const std::string what = "solve_spec " + c.at("question").dump() + ": ";
+    expect(body == c.at("body").get<std::string>(), what + "body " + nlohmann::json(body).dump());
+    const auto kind = c.at("kind") == "math" ? er::AnswerKind::Math : er::AnswerKind::Choice;
+    const auto ids = er::prompt_ids(*spec.template_for(kind), tokenizer, std::nullopt, body);
+    expect(ids == c.at("ids").get<std::vector<int64_t>>(), what + "ids " + nlohmann::json(ids).dump());
+  }
+  std::cout << "solve_spec: " << golden.at("cases").size() << " prompts rebuilt\n";
+}
+
+// The compiled-in default spec is edgereason/specs/solve.json, and the defaults the runner reads from it are its.
+void check_default_spec(const std::string& path, const Expect& expect) {
+  const auto file = er::read_json(path, "a solve spec", "check out edgereason/specs/solve.json");
+  expect(file == er::parse_strict(er::kSolveSpec), "the compiled-in default spec differs from " + path +
+                                                      ": re-run the CMake configure step");
+  const auto& exit = file.at("settings").at("exit");
+  const er::SolveSpec& d = er::default_spec();
+  const er::ProbeConfig probe;
+  expect(probe.threshold == exit.at("probe_threshold").get<double>() && d.exit.probe_threshold == probe.threshold &&
+             probe.patience == exit.at("probe_patience").get<int>() &&
+             probe.min_tokens == exit.at("probe_min_tokens").get<int>(),
+         "ProbeConfig's defaults are not the spec's settings.exit");
+  expect(probe.probe_text == file.at("answers").at("probe_text").get<std::string>() &&
+             probe.max_answer_tokens == file.at("answers").at("max_answer_tokens").get<int>(),
+         "ProbeConfig's probe text and answer tokens are not the spec's answers");
+  const std::string letters = file.at("answers").at("letters");
+  expect(er::letters() == letters && er::max_choices() == static_cast<int>(letters.size()) &&
+             probe.num_choices == er::max_choices(),
+         "the answer letters are not the spec's");
+  expect(d.exit.abort_threshold == exit.at("abort_threshold").get<double>() &&
+             d.exit.abort_window == exit.at("abort_window").get<int>() &&
+             d.max_new_tokens == file.at("settings").at("max_new_tokens").get<int>() &&
+             d.sampling.temperature == file.at("settings").at("sampling").at("temperature").get<double>() &&
+             d.strategy == file.at("settings").at("strategy").get<std::string>() &&
+             d.calculator == er::Calculator::Check && file.at("settings").at("calculator") == "check",
+         "default_spec()'s settings are not the file's");
+  std::cout << "default spec: the compiled-in one is " << path << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || argc > 6) {
+  if (argc < 2 || argc > 8) {
     std::cerr << "usage: edgereason-golden-test tests/golden/sampling.json [tests/golden/answers.json "
-                 "[tests/golden/bad_files.json [tests/golden/arithmetic.json [smollm2/tokenizer.json]]]]\n";
+                 "[tests/golden/bad_files.json [tests/golden/arithmetic.json [smollm2/tokenizer.json "
+                 "[tests/golden/solve_spec.json [edgereason/specs/solve.json]]]]]]\n";
     return 2;
   }
   std::ifstream in(argv[1]);
@@ -291,7 +370,8 @@ int main(int argc, char** argv) {
       std::cerr << "error: cannot read " << argv[3] << "\n";
       return 2;
     }
-    const auto golden_manifest = nlohmann::ordered_json::parse(bad_in).at("manifest");
+    const auto bad_files = nlohmann::ordered_json::parse(bad_in);
+    const auto& golden_manifest = bad_files.at("manifest");
     const fs::path root = fs::temp_directory_path() / ("edgereason-bad-files-" + std::to_string(getpid()));
     fs::remove_all(root);
     try {
@@ -322,6 +402,9 @@ int main(int argc, char** argv) {
     }
     fs::remove_all(root);
     std::cout << "bad_files: " << refused << " of " << cases.size() << " broken folders refused as expected\n";
+
+    check_refusals("calibrator", bad_files.at("calibrator"), "calibrator.early-exit.json", er::parse_calibrator, expect);
+    check_refusals("solve_spec", bad_files.at("solve_spec"), "solve.early-exit.json", er::parse_spec, expect);
   }
   if (argc >= 5) {
     std::ifstream arith_in(argv[4]);
@@ -331,9 +414,18 @@ int main(int argc, char** argv) {
     }
     const auto arith = nlohmann::json::parse(arith_in);
     check_texts(arith, expect);
-    if (argc == 6) check_traces(arith, argv[5], expect);
+    if (argc >= 6) check_traces(arith, argv[5], expect);
     else std::cout << "arithmetic: traces skipped (they need SmolLM2's tokenizer.json as the fifth argument)\n";
   }
+  if (argc >= 7) {
+    std::ifstream spec_in(argv[6]);
+    if (!spec_in) {
+      std::cerr << "error: cannot read " << argv[6] << "\n";
+      return 2;
+    }
+    check_solve_spec(nlohmann::ordered_json::parse(spec_in), er::Tokenizer(argv[5]), expect);
+  }
+  if (argc >= 8) check_default_spec(argv[7], expect);
   std::cout << passed << " passed, " << failed << " failed\n";
   return failed ? 1 : 0;
 }
