@@ -13,9 +13,9 @@ out="${BUILD_DIR:-$here/.cache/build}/core-test"
 rm -rf "$out" && mkdir -p "$out/main" "$out/test"
 # --release 8: the core must stay within the Java 8 library that Android minSdk 24 provides.
 javac --release 8 -Xlint:all,-options -Werror -d "$out/main" $(find "$here/core/src/main/java" -name '*.java')
-# The JSON Schemas and the arithmetic spec shared with Python and C++, as classpath resources
-# /edgereason/schemas/*.schema.json and /edgereason/specs/*.json (what core/build.gradle puts in the jar): taken from
-# the repository, never kept in the Java tree.
+# The JSON Schemas and the specs (the default solve spec, arithmetic, probes) shared with Python and C++, as classpath
+# resources /edgereason/schemas/*.schema.json and /edgereason/specs/*.json (what core/build.gradle puts in the jar):
+# taken from the repository, never kept in the Java tree.
 mkdir -p "$out/main/edgereason/schemas" "$out/main/edgereason/specs"
 cp "$repo"/edgereason/schemas/*.schema.json "$out/main/edgereason/schemas/"
 cp "$repo"/edgereason/specs/*.json "$out/main/edgereason/specs/"

@@ -30,19 +30,20 @@ import java.util.concurrent.Future;
 import org.edgereason.core.Answers;
 import org.edgereason.core.Arithmetic;
 import org.edgereason.core.ArtifactException;
-import org.edgereason.core.Calibrator;
 import org.edgereason.core.ChatTemplate;
 import org.edgereason.core.Confidence;
 import org.edgereason.core.Generator;
 import org.edgereason.core.Reasoner;
 import org.edgereason.core.Sampler;
 import org.edgereason.core.Schema;
+import org.edgereason.core.SolveSpec;
 import org.edgereason.core.Tokenizer;
 
 /**
  * Chat and solve on the loaded artifact. Tokens stream tinted by their top-1 probability (the calculator's in blue);
  * each answer ends with P(correct), accept / escalate and the reasons, and each trace's false arithmetic statements.
- * The stats line shows TTFT and decode tok/s.
+ * The stats line shows TTFT and decode tok/s. A solve follows the artifact's solve spec for the chosen strategy
+ * ({@link Session#spec}): its prompt with few-shot turns, settings and calibrator, as {@code edgereason solve} does.
  */
 public class ChatActivity extends Activity {
     private static final int MAX_CHAT_TOKENS = 256;
@@ -90,7 +91,7 @@ public class ChatActivity extends Activity {
         root.addView(modes);
         strategy = new Spinner(this);
         ArrayAdapter<String> strategies = new ArrayAdapter<>(this, android.R.layout.simple_spinner_item,
-                new String[] {"early-exit", "greedy", "vote"});
+                strategyNames());
         strategies.setDropDownViewResource(android.R.layout.simple_spinner_dropdown_item);
         strategy.setAdapter(strategies);
         root.addView(strategy);
@@ -128,6 +129,18 @@ public class ChatActivity extends Activity {
         buttons.addView(clear);
         root.addView(buttons);
         setContentView(root);
+    }
+
+    /** Every strategy, the default spec's first (the one a solve without a choice uses). */
+    private static List<String> strategyNames() {
+        List<String> names = new ArrayList<>();
+        names.add(SolveSpec.defaults().config.strategy.value);
+        for (Reasoner.Strategy s : Reasoner.Strategy.values()) {
+            if (!names.contains(s.value)) {
+                names.add(s.value);
+            }
+        }
+        return names;
     }
 
     @Override
@@ -218,12 +231,26 @@ public class ChatActivity extends Activity {
         return Color.argb(90, 255, 0, 0);
     }
 
+    /**
+     * A greedy reply to the conversation, judged as one greedy trace: the artifact's greedy spec scores it (its
+     * calibrator, calculator and confidence window), the whole reply being the answer. A chat follows no spec (as
+     * {@code edgereason serve}'s chat completions), so a refused spec leaves the reply unjudged, with the refusal, rather
+     * than unanswered or judged by a guess.
+     */
     private void runChat(String message) throws Exception {
+        SolveSpec spec = null;
+        String refused = null;
+        try {
+            spec = session.spec(Reasoner.Strategy.GREEDY.value);
+        } catch (ArtifactException e) {
+            refused = e.getMessage();
+        }
         history.add(ChatTemplate.message("user", message));
         int[] prompt = session.text.promptIds(history);
         Streamer streamer = new Streamer();
         ui.post(() -> append("Model: ", true));
-        Confidence.Trace trace = new Confidence.Trace();
+        Confidence.Trace trace = spec == null ? new Confidence.Trace()
+                : new Confidence.Trace(spec.config.abortWindow, Confidence.DEFAULT_TAIL);
         int budget = Math.min(MAX_CHAT_TOKENS, session.backend.maxSeqLen - prompt.length);
         if (budget < 1) {
             history.clear();
@@ -232,22 +259,21 @@ public class ChatActivity extends Activity {
         }
         List<Generator.Step> steps = Generator.generate(session.backend, prompt, new Sampler(Sampler.Config.greedy()),
                 budget, null, null, trace, true, streamer);
-        Reasoner.Result verdict = Reasoner.judgeReply(session.text, steps, trace, calibrator("greedy"));
-        history.add(ChatTemplate.message("assistant", verdict.traces.get(0).text));
-        final String summary = verdictLine(verdict) + arithmeticLines(verdict.traces) + "\n" + streamer.statsLine();
+        history.add(ChatTemplate.message("assistant", session.text.decode(Generator.ids(steps))));
+        String judged = "not judged: " + refused;
+        if (spec != null) {
+            Reasoner.Result verdict = Reasoner.judgeReply(session.text, steps, trace, spec);
+            judged = verdictLine(verdict) + arithmeticLines(verdict.traces);
+        }
+        final String summary = judged + "\n" + streamer.statsLine();
         ui.post(() -> append("\n" + summary + "\n", false));
     }
 
     private void runSolve(String question, String strategyName) throws Exception {
-        Reasoner.Config config = new Reasoner.Config();
-        for (Reasoner.Strategy s : Reasoner.Strategy.values()) {
-            if (s.value.equals(strategyName)) {
-                config.strategy = s;
-            }
-        }
+        SolveSpec spec = session.spec(strategyName);
         final Streamer streamer = new Streamer();
-        Reasoner.Result r = Reasoner.solve(session.backend, session.text, question, config, Answers.Kind.MATH,
-                Collections.<String>emptyList(), calibrator(config.strategy.value), step -> {
+        Reasoner.Result r = Reasoner.solve(session.backend, session.text, question, spec, Answers.Kind.MATH,
+                Collections.<String>emptyList(), step -> {
                     streamer.onStep(step);
                     if (step.finishReason != null) {
                         final String end = "  [" + step.finishReason + "]\n";
@@ -258,17 +284,6 @@ public class ChatActivity extends Activity {
                 + String.format(Locale.ROOT, "%d traces · %d tokens + %d probe tokens · %.1f s", r.traces.size(),
                 r.tokensGenerated, r.probeTokens, r.seconds) + arithmeticLines(r.traces) + "\n" + streamer.statsLine();
         ui.post(() -> append(summary + "\n", true));
-    }
-
-    /** The artifact's calibrator for a strategy; one fitted on another artifact is reported, not used. */
-    private Calibrator calibrator(String name) {
-        try {
-            return Calibrator.load(session.manifest, name);
-        } catch (ArtifactException e) {
-            final String message = e.getMessage();
-            ui.post(() -> append("\n[calibrator ignored] " + message + "\n", false));
-            return null;
-        }
     }
 
     private static String verdictLine(Reasoner.Result r) {

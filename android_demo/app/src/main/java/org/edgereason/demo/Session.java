@@ -3,10 +3,14 @@ package org.edgereason.demo;
 import android.app.ActivityManager;
 import android.content.Context;
 import java.io.IOException;
+import java.util.HashMap;
+import java.util.Map;
 import org.edgereason.core.ArtifactException;
+import org.edgereason.core.ArtifactSpec;
 import org.edgereason.core.Backend;
 import org.edgereason.core.Manifest;
 import org.edgereason.core.MemoryCheck;
+import org.edgereason.core.SolveSpec;
 import org.edgereason.core.Text;
 import org.pytorch.executorch.ExecutorchRuntimeException;
 import org.pytorch.executorch.Module;
@@ -21,6 +25,8 @@ final class Session {
     final Manifest manifest;
     final Backend backend;
     final Text text;
+    /** Solve specs by strategy, once read: the folder was verified on load and does not change while loaded. */
+    private final Map<String, SolveSpec> specs = new HashMap<>();
 
     private Session(Manifest manifest, Backend backend, Text text) {
         this.manifest = manifest;
@@ -72,6 +78,23 @@ final class Session {
             throw new LoadException("loading " + m.modelFile().getName() + " failed: " + describe(t), t);
         }
         return new Session(m, backend, text);
+    }
+
+    /**
+     * The solve spec a solve with {@code strategy} follows, as the Python runtime's {@code LoadedModel.spec} picks
+     * it: the folder's {@code solve.<strategy>.json} (from {@code edgereason calibrate}, with its calibrator), else
+     * the bundled defaults with that strategy, uncalibrated, bound to this artifact's chat template.
+     *
+     * @throws ArtifactException the spec is broken, another artifact's or strategy's, or the folder holds an older
+     *     edgereason's calibrator file: the same one line Python refuses it with (a solve never runs on a guess).
+     */
+    synchronized SolveSpec spec(String strategy) throws ArtifactException {
+        SolveSpec spec = specs.get(strategy);
+        if (spec == null) {
+            spec = ArtifactSpec.forArtifact(manifest, text, strategy);
+            specs.put(strategy, spec);
+        }
+        return spec;
     }
 
     /** The real cause of a failure: the innermost message, ExecuTorch's detailed error, not an error number. */

@@ -14,9 +14,15 @@ import java.util.regex.Pattern;
  * number. Numbers are normalized (commas, $, trailing .0) so "1,000" equals "1000".
  */
 public final class Answers {
-    /** Choice letters, in order: a question with n options is answered A..LETTERS[n-1]. */
-    public static final String LETTERS = "ABCDE";
+    /**
+     * Choice letters, in order: a question with n options is answered A..LETTERS[n-1]. Read from the bundled default
+     * spec's {@code answers.letters} (never written here), as runtime/answers.py reads it, and the patterns below are
+     * built from them: these are the letters extraction supports, so {@link SolveSpec} refuses a spec with others.
+     */
+    public static final String LETTERS = Json.string(Json.object(SolveSpec.defaultData().get("answers"),
+            "answers").get("letters"), SolveSpec.RESOURCE + ": answers.letters");
     public static final int MAX_CHOICES = LETTERS.length();
+    private static final String LETTER = "[" + LETTERS + "]";
     public enum Kind { MATH, CHOICE }
 
     private static final String NUMBER = "-?\\$?\\s?\\d[\\d,]*(?:\\.\\d+)?";
@@ -26,9 +32,11 @@ public final class Answers {
             "answer\\s*(?:is|:|=)\\s*:?\\s*\\**\\s*(" + NUMBER + ")", Pattern.CASE_INSENSITIVE);
     private static final Pattern ANY_NUMBER = Pattern.compile(NUMBER);
     private static final Pattern CHOICE_IS = Pattern.compile(
-            "answer\\s*(?:is|:)?\\s*:?\\s*\\**\\s*\\(?([A-E])\\)?(?![A-Za-z])", Pattern.CASE_INSENSITIVE);
+            "answer\\s*(?:is|:)?\\s*:?\\s*\\**\\s*\\(?(" + LETTER + ")\\)?(?![A-Za-z])", Pattern.CASE_INSENSITIVE);
+    // "(B)" anywhere, or a letter standing alone at the end of a line ("B", "B.", "B)").
     private static final Pattern LONE_CHOICE = Pattern.compile(
-            "\\(([A-E])\\)|(?:^|\\s)([A-E])[).:]?[ \\t]*(?=$|\\n)", Pattern.MULTILINE | Pattern.UNIX_LINES);
+            "\\((" + LETTER + ")\\)|(?:^|\\s)(" + LETTER + ")[).:]?[ \\t]*(?=$|\\n)",
+            Pattern.MULTILINE | Pattern.UNIX_LINES);
 
     private Answers() {
     }

@@ -27,6 +27,16 @@ public final class ArithmeticChecker {
         Calculator(String value) {
             this.value = value;
         }
+
+        /** The mode a spec names (the schema admits only these three). */
+        public static Calculator of(String value) {
+            for (Calculator c : values()) {
+                if (c.value.equals(value)) {
+                    return c;
+                }
+            }
+            throw new IllegalArgumentException("unknown calculator " + value + ": use off, check, compute");
+        }
     }
 
     /** The features of a trace with the calculator off. */

@@ -1,6 +1,5 @@
 package org.edgereason.core;
 
-import java.io.File;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
@@ -15,8 +14,9 @@ import java.util.TreeSet;
  * regression, optional isotonic map (numpy's interp), accept at or above the threshold.
  *
  * <p>The file is checked as {@code parse_calibrator} checks it: edgereason/schemas/calibrator.schema.json, then the
- * rules across fields, with its messages. The calibrator belongs to one artifact (its confidence signals are that
- * artifact's), so loading refuses a file fitted on another model file, exactly as {@code load_calibrator} does.
+ * rules across fields, with its messages. It travels inside an artifact's solve spec ({@link SolveSpec}, the
+ * {@code calibrator} field), next to the prompt it was fitted on: the spec ties it to the artifact's model files and
+ * to its strategy, and {@link ArtifactSpec} refuses a spec of another artifact.
  *
  * <p>Hidden-state probes (runtime/probes.py): a calibrator may carry a logistic probe per feature of
  * {@link #PROBE_FEATURES}, each reading one of the solve's two hidden states ("prompt": the last prompt token's,
@@ -25,7 +25,6 @@ import java.util.TreeSet;
  * on before decoding ({@link #routeThreshold}).
  */
 public final class Calibrator {
-    public static final String FILE = "calibrator.%s.json";
     private static final String FIX = "run `edgereason calibrate` again";
     /** Calibrator feature -> the hidden state its probe reads (edgereason/specs/probes.json, as Python reads it). */
     public static final Map<String, String> PROBE_FEATURES = ProbeSpec.get().features;
@@ -113,7 +112,8 @@ public final class Calibrator {
         return check(Schema.parse(text, label, "a calibrator", FIX), label);
     }
 
-    private static Calibrator check(Object data, String label) throws ArtifactException {
+    /** calibrate.py {@code check_calibrator}: parsed JSON, the schema then the rules across fields. */
+    static Calibrator check(Object data, String label) throws ArtifactException {
         Schema.get("calibrator").validate(data, label, FIX);
         Calibrator c = new Calibrator(Json.object(data, label));
         int n = c.features.size();
@@ -178,32 +178,6 @@ public final class Calibrator {
             throw new ArtifactException(label + ": probes." + name + ".state: '" + p.state + "', but " + name
                     + " reads the '" + wanted + "' state: " + FIX);
         }
-    }
-
-    /**
-     * The artifact's calibrator for {@code strategy}, or null if it has none. The manifest lists the file (the
-     * calibrate command adds it), so reading the folder has verified its bytes.
-     *
-     * @throws ArtifactException an invalid file, or one fitted on another artifact.
-     */
-    public static Calibrator load(Manifest manifest, String strategy) throws ArtifactException {
-        File path = new File(manifest.folder, String.format(FILE, strategy));
-        if (!path.isFile()) {
-            return null;
-        }
-        Object data = Schema.readJson(path, "a calibrator", FIX);
-        Calibrator cal = check(data, manifest.folder.getName() + "/" + path.getName());
-        String sha = manifest.modelSha256();
-        if (!cal.artifactSha256.equals(sha)) {
-            throw new ArtifactException(path + " was fitted on another artifact (sha256 "
-                    + prefix(cal.artifactSha256) + "…, this one is " + prefix(sha)
-                    + "…): run `edgereason calibrate` on this artifact");
-        }
-        return cal;
-    }
-
-    private static String prefix(String s) {
-        return s.substring(0, Math.min(12, s.length()));
     }
 
     /** P(correct) of one feature row (by name; a missing feature is an error naming it). */

@@ -64,6 +64,15 @@ public final class Generator {
     private Generator() {
     }
 
+    /** The token ids of decoded steps, in order (what {@link Text#decode} turns into the trace's text). */
+    public static int[] ids(List<Step> steps) {
+        int[] ids = new int[steps.size()];
+        for (int k = 0; k < ids.length; k++) {
+            ids[k] = steps.get(k).tokenId;
+        }
+        return ids;
+    }
+
     /** Decodes one trace without the calculator. */
     public static List<Step> generate(Backend backend, int[] promptIds, Sampler sampler, int maxNewTokens,
                                       List<Integer> stopIds, ExitPolicy exitPolicy, Confidence.Trace trace,

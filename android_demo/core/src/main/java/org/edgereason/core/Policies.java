@@ -15,7 +15,8 @@ import java.util.regex.Pattern;
  */
 public final class Policies {
     /** The model has written its final answer on this line: nothing after it can change the answer. */
-    static final Pattern STATED = Pattern.compile("answer is\\s*:?\\s*\\$?\\s*-?\\(?[\\dA-E]", Pattern.CASE_INSENSITIVE);
+    static final Pattern STATED = Pattern.compile("answer is\\s*:?\\s*\\$?\\s*-?\\(?[\\d" + Answers.LETTERS + "]",
+            Pattern.CASE_INSENSITIVE);
 
     private Policies() {
     }
@@ -48,8 +49,9 @@ public final class Policies {
         public final double threshold;
         public final int patience;
         public final int minTokens;
-        public String probeText = " So the answer is";
-        public int maxAnswerTokens = 8;
+        /** The spec's probe text and the most tokens one greedy read of the answer may take. */
+        public final String probeText;
+        public final int maxAnswerTokens;
         public int numProbes;
         public int probeTokens; // tokens the probes cost (prefill + decode), for honest savings accounting
         public String settledAnswer;
@@ -60,7 +62,7 @@ public final class Policies {
         private int[] probeIds;
 
         public AnswerProbe(Backend backend, Text text, Answers.Kind kind, int numChoices, double threshold,
-                           int patience, int minTokens) {
+                           int patience, int minTokens, String probeText, int maxAnswerTokens) {
             this.backend = backend;
             this.text = text;
             this.kind = kind;
@@ -68,6 +70,8 @@ public final class Policies {
             this.threshold = threshold;
             this.patience = patience;
             this.minTokens = minTokens;
+            this.probeText = probeText;
+            this.maxAnswerTokens = maxAnswerTokens;
         }
 
         @Override

@@ -18,22 +18,17 @@ import java.util.Set;
  * calculator checks every arithmetic statement a trace writes (features, an optional abort, a vote penalty) and in
  * compute mode writes each exact result for the model.
  *
+ * <p>Everything a solve follows comes from a {@link SolveSpec}: the prompt (system message, few-shot turns, the
+ * artifact's rendered template), the settings, the feature order, the calibrator and the uncalibrated threshold. A
+ * calibrator scores only prompts like those it was fitted on, so the prompt travels in the same file as the
+ * calibrator rather than in this code.
+ *
  * <p>Hidden states: each trace keeps the backend's state at the last prompt token ({@link Trace#promptState}) and
  * the mean state over the tokens that wrote its answer ({@link Trace#answerState}); a calibrator with probes turns
  * the solve's two states into the features {@code pik_logit} / {@code answer_state_logit}, and with the prompt probe
  * P(IK) is known before decoding, so {@link Config#routeBeforeDecode} can escalate at zero generated tokens.
  */
 public final class Reasoner {
-    /** Trace features the calibrator reads, in order. */
-    public static final String[] FEATURES = {"mean_conf", "lowest_group_conf", "bottom10_group_conf", "tail_conf",
-        "mean_logprob", "min_logprob", "num_tokens", "answer_logprob", "answer_min_logprob", "vote_share",
-        "has_answer", "arith_statements", "arith_errors", "first_error_at"};
-    public static final double UNCALIBRATED_THRESHOLD = 0.5;
-    public static final String SYSTEM =
-            "You are a careful math tutor. Solve the problem step by step, then finish with 'The answer is N.'";
-    public static final String SYSTEM_CHOICE =
-            "Answer the multiple-choice question. Think briefly, then finish with 'The answer is X.' (a letter).";
-
     public enum Strategy {
         GREEDY("greedy"), EARLY_EXIT("early-exit"), VOTE("vote");
 
@@ -42,47 +37,70 @@ public final class Reasoner {
         Strategy(String value) {
             this.value = value;
         }
+
+        /** The strategy a spec names (the schema admits only these three). */
+        public static Strategy of(String value) {
+            for (Strategy s : values()) {
+                if (s.value.equals(value)) {
+                    return s;
+                }
+            }
+            throw new IllegalArgumentException("unknown strategy " + value + ": use greedy, early-exit, vote");
+        }
     }
 
-    /** Defaults are runtime/reason.py's ExitConfig and SolveConfig. */
+    /**
+     * A solve spec's {@code settings}, typed (runtime/reason.py's SolveConfig and ExitConfig). No defaults here: a
+     * Config exists only inside a {@link SolveSpec}, whose check has applied SolveConfig's rules, so the phone never
+     * runs a setting Python would refuse; change one with {@link SolveSpec#with}.
+     */
     public static final class Config {
-        public Strategy strategy = Strategy.EARLY_EXIT;
-        public int maxNewTokens = 320;
-        public int maxTraces = 5;
-        public Sampler.Config sampling = new Sampler.Config(0.7, 40, 1.0, 0L);
-        public boolean abort = true;
-        public double abortThreshold = 5.0;
-        public int abortWindow = Confidence.DEFAULT_WINDOW;
-        public boolean probe = true;
-        public double probeThreshold = 0.9;
-        public int probePatience = 2;
-        public int probeMinTokens = 32;
-        public boolean voteEarlyStop = true;
+        public final Strategy strategy;
+        public final int maxNewTokens;
+        public final int maxTraces;
+        public final Sampler.Config sampling;
+        public final boolean abort;
+        public final double abortThreshold;
+        public final int abortWindow;
+        public final boolean probe;
+        public final double probeThreshold;
+        public final int probePatience;
+        public final int probeMinTokens;
+        public final boolean voteEarlyStop;
         /** Abandon a trace at its first false arithmetic statement (needs the calculator on). */
-        public boolean arithAbort = false;
-        public ArithmeticChecker.Calculator calculator = ArithmeticChecker.Calculator.CHECK;
+        public final boolean arithAbort;
+        public final ArithmeticChecker.Calculator calculator;
         /** A vote trace with a false statement counts this much of its weight. */
-        public double arithErrorWeight = 0.25;
+        public final double arithErrorWeight;
         /**
          * Escalate at zero generated tokens when the calibrator's P(IK) is below its route threshold (needs a
          * calibrator with the prompt probe).
          */
-        public boolean routeBeforeDecode = false;
+        public final boolean routeBeforeDecode;
 
-        void check() {
-            if (maxNewTokens < 1 || maxTraces < 1 || abortWindow < 1 || probePatience < 1 || probeMinTokens < 0) {
-                throw new IllegalArgumentException("max new tokens, max traces, abort window and probe patience must "
-                        + "be >= 1, probe min tokens >= 0");
-            }
-            if (!(arithErrorWeight >= 0.0 && arithErrorWeight <= 1.0)) { // NaN fails too
-                throw new IllegalArgumentException("arith error weight must be in [0, 1], got " + arithErrorWeight);
-            }
-            if (arithAbort && calculator == ArithmeticChecker.Calculator.OFF) {
-                throw new IllegalArgumentException("arith abort needs the calculator: use check or compute");
-            }
-            if (strategy == Strategy.VOTE && sampling.temperature == 0.0) {
-                throw new IllegalArgumentException("vote needs temperature > 0: greedy traces would all be the same");
-            }
+        /** From a spec's settings that passed its schema (every field there, in range). */
+        Config(Map<String, Object> s) {
+            Map<String, Object> exit = Json.object(s.get("exit"), "settings.exit");
+            Map<String, Object> sm = Json.object(s.get("sampling"), "settings.sampling");
+            strategy = Strategy.of((String) s.get("strategy"));
+            maxNewTokens = (int) Json.integer(s.get("max_new_tokens"), "max_new_tokens");
+            maxTraces = (int) Json.integer(s.get("max_traces"), "max_traces");
+            // seed: up to 2^64 - 1, a BigInteger above Long.MAX_VALUE; its low 64 bits are SplitMix64's state.
+            sampling = new Sampler.Config(Json.number(sm.get("temperature"), "temperature"),
+                    (int) Json.integer(sm.get("top_k"), "top_k"), Json.number(sm.get("top_p"), "top_p"),
+                    ((Number) sm.get("seed")).longValue());
+            abort = (Boolean) exit.get("abort");
+            abortThreshold = Json.number(exit.get("abort_threshold"), "abort_threshold");
+            abortWindow = (int) Json.integer(exit.get("abort_window"), "abort_window");
+            probe = (Boolean) exit.get("probe");
+            probeThreshold = Json.number(exit.get("probe_threshold"), "probe_threshold");
+            probePatience = (int) Json.integer(exit.get("probe_patience"), "probe_patience");
+            probeMinTokens = (int) Json.integer(exit.get("probe_min_tokens"), "probe_min_tokens");
+            voteEarlyStop = (Boolean) exit.get("vote_early_stop");
+            arithAbort = (Boolean) exit.get("arith_abort");
+            calculator = ArithmeticChecker.Calculator.of((String) s.get("calculator"));
+            arithErrorWeight = Json.number(s.get("arith_error_weight"), "arith_error_weight");
+            routeBeforeDecode = (Boolean) s.get("route_before_decode");
         }
     }
 
@@ -191,36 +209,27 @@ public final class Reasoner {
     private Reasoner() {
     }
 
-    /** System prompt, then the question (choices listed under it). */
-    public static List<Map<String, Object>> messagesFor(String question, Answers.Kind kind, List<String> choices) {
-        StringBuilder body = new StringBuilder(question);
-        for (String c : choices) {
-            body.append('\n').append(c);
-        }
-        List<Map<String, Object>> messages = new ArrayList<>();
-        messages.add(ChatTemplate.message("system", kind == Answers.Kind.MATH ? SYSTEM : SYSTEM_CHOICE));
-        messages.add(ChatTemplate.message("user", body.toString()));
-        return messages;
-    }
-
     /**
-     * Answers {@code question} with P(correct) and an accept / escalate decision.
+     * Answers {@code question} as {@code spec} says (its prompt, shots and settings), with P(correct) from its
+     * calibrator and an accept / escalate decision; without a calibrator the raw confidence against the spec's
+     * uncalibrated threshold (said in the reasons).
      *
-     * @param calibrator the artifact's calibrator for this strategy, or null (then raw confidence, said in reasons).
+     * @param choices the options, listed under the question; their count bounds the letters a choice answer may be
      * @throws Backend.ContextOverflowException the prompt and budget don't fit the artifact's context.
      * @throws ArtifactException the calibrator has probes but the backend gives no hidden state of their size.
      */
-    public static Result solve(Backend backend, Text text, String question, Config config, Answers.Kind kind,
-                               List<String> choices, Calibrator calibrator, Generator.Listener listener)
-            throws Exception {
-        config.check();
-        if (choices.size() > Answers.MAX_CHOICES) {
-            throw new IllegalArgumentException("a question has at most " + Answers.MAX_CHOICES
-                    + " choices (letters A-E), got " + choices.size());
+    public static Result solve(Backend backend, Text text, String question, SolveSpec spec, Answers.Kind kind,
+                               List<String> choices, Generator.Listener listener) throws Exception {
+        Config config = spec.config;
+        Calibrator calibrator = spec.calibrator;
+        if (choices.size() > spec.letters.length()) {
+            throw new IllegalArgumentException("a question has at most " + spec.letters.length() + " choices (letters "
+                    + spec.letters.charAt(0) + "-" + spec.letters.charAt(spec.letters.length() - 1) + "), got "
+                    + choices.size());
         }
-        int numChoices = choices.isEmpty() ? Answers.MAX_CHOICES : choices.size();
+        int numChoices = choices.isEmpty() ? spec.letters.length() : choices.size(); // none listed: the text names them
         long start = System.nanoTime();
-        int[] prompt = text.promptIds(messagesFor(question, kind, choices));
+        int[] prompt = spec.promptIds(text, question, kind, choices);
         if (prompt.length + config.maxNewTokens > backend.maxSeqLen) {
             throw new Backend.ContextOverflowException("prompt of " + prompt.length + " tokens + max new tokens "
                     + config.maxNewTokens + " exceed the context of " + backend.maxSeqLen
@@ -242,7 +251,7 @@ public final class Reasoner {
             Sampler.Config base = config.sampling;
             for (int i = 0; i < config.maxTraces; i++) {
                 Sampler.Config s = new Sampler.Config(base.temperature, base.topK, base.topP, base.seed + i);
-                traces.add(trace(backend, text, prompt, config, kind, numChoices, s, true, listener));
+                traces.add(trace(backend, text, prompt, spec, kind, numChoices, s, true, listener));
                 if (config.voteEarlyStop && settledVote(traces, config.maxTraces - traces.size())) {
                     break;
                 }
@@ -251,7 +260,7 @@ public final class Reasoner {
                 }
             }
         } else {
-            traces.add(trace(backend, text, prompt, config, kind, numChoices, Sampler.Config.greedy(),
+            traces.add(trace(backend, text, prompt, spec, kind, numChoices, Sampler.Config.greedy(),
                     config.strategy == Strategy.EARLY_EXIT, listener));
         }
         String route = null;
@@ -260,7 +269,7 @@ public final class Reasoner {
                     calibrator.routeThreshold) : "not routed: the calibrator has no P(IK) probe (run `edgereason "
                     + "calibrate` on an artifact with hidden-state outputs)";
         }
-        return decide(traces, calibrator, start, pIK, route);
+        return decide(traces, spec, start, pIK, route);
     }
 
     /**
@@ -282,46 +291,53 @@ public final class Reasoner {
 
     /**
      * P(correct) and accept / escalate for a free chat reply: the whole reply is the answer, scored with its own
-     * token log-probs (use the artifact's "greedy" calibrator: one greedy trace, no probes). Its arithmetic is
-     * checked as a greedy solve trace's is by default (calculator check), so the calibrator gets the same inputs.
+     * token log-probs (use the artifact's "greedy" spec: its calibrator was fitted on one greedy trace, no probes).
+     * Its arithmetic is checked as that spec's solve traces are (its calculator), so the calibrator gets the same
+     * inputs.
      * Its hidden states too: the prompt state is the first step's, the answer state the mean over the steps that
      * wrote the reply ({@link #answerSpan} with the reply as the answer); P(IK) is reported, never routed on.
      *
      * @throws ArtifactException the calibrator has probes but the steps carry no hidden state of their size.
      */
-    public static Result judgeReply(Text text, List<Generator.Step> steps, Confidence.Trace trace,
-                                    Calibrator calibrator) throws ArtifactException {
+    public static Result judgeReply(Text text, List<Generator.Step> steps, Confidence.Trace trace, SolveSpec spec)
+            throws ArtifactException {
         long start = System.nanoTime();
-        int[] ids = new int[steps.size()];
+        int[] ids = Generator.ids(steps);
         double min = Double.POSITIVE_INFINITY;
-        for (int k = 0; k < ids.length; k++) {
-            ids[k] = steps.get(k).tokenId;
-            min = Math.min(min, steps.get(k).signals.logprob);
+        for (Generator.Step step : steps) {
+            min = Math.min(min, step.signals.logprob);
         }
         String body = text.decode(ids);
         Map<String, Double> features = trace.summary();
         features.put("answer_logprob", features.get("mean_logprob"));
         features.put("answer_min_logprob", steps.isEmpty() ? -10.0 : min);
         String answer = body.trim().isEmpty() ? null : body.trim();
-        ArithmeticChecker checker = new ArithmeticChecker(text, ArithmeticChecker.Calculator.CHECK);
-        for (Generator.Step step : steps) {
-            checker.push(step.tokenId, step.tool);
+        List<Arithmetic.Statement> statements = Collections.emptyList();
+        if (spec.config.calculator == ArithmeticChecker.Calculator.OFF) {
+            features.putAll(ArithmeticChecker.NO_ARITHMETIC);
+        } else {
+            ArithmeticChecker checker = new ArithmeticChecker(text, spec.config.calculator);
+            for (Generator.Step step : steps) {
+                checker.push(step.tokenId, step.tool);
+            }
+            checker.finish();
+            features.putAll(checker.features());
+            statements = checker.statements();
         }
-        checker.finish();
-        features.putAll(checker.features());
         String finish = steps.isEmpty() ? null : steps.get(steps.size() - 1).finishReason;
         List<Trace> traces = Collections.singletonList(new Trace(ids, body, answer, finish, null, false, features, 0,
-                steps, checker.statements(), 1.0, promptStateOf(steps), answerState(text, steps, answer)));
-        Double pIK = calibrator != null ? calibrator.pIK(traces.get(0).promptState) : null;
-        return decide(traces, calibrator, start, pIK, null);
+                steps, statements, 1.0, promptStateOf(steps), answerState(text, steps, answer)));
+        Double pIK = spec.calibrator != null ? spec.calibrator.pIK(traces.get(0).promptState) : null;
+        return decide(traces, spec, start, pIK, null);
     }
 
     /**
      * The decision on finished traces; {@code route} (or null) is the route-before-decode line appended to the
      * reasons.
      */
-    private static Result decide(List<Trace> traces, Calibrator calibrator, long start, Double pIK, String route)
+    private static Result decide(List<Trace> traces, SolveSpec spec, long start, Double pIK, String route)
             throws ArtifactException {
+        Calibrator calibrator = spec.calibrator;
         Map<String, Double> totals = weights(traces);
         String answer = null;
         double best = -1.0;
@@ -343,19 +359,20 @@ public final class Reasoner {
         if (winners.isEmpty()) {
             winners = traces;
         }
-        Map<String, Double> features = new LinkedHashMap<>();
-        for (String name : FEATURES) {
-            if (name.equals("vote_share") || name.equals("has_answer")) {
-                continue;
+        Map<String, Double> features = new LinkedHashMap<>(); // in the spec's order, the calibrator's row
+        for (String name : spec.features) {
+            if (name.equals("vote_share")) {
+                features.put(name, share);
+            } else if (name.equals("has_answer")) {
+                features.put(name, answer != null ? 1.0 : 0.0);
+            } else {
+                double[] values = new double[winners.size()];
+                for (int k = 0; k < values.length; k++) {
+                    values[k] = winners.get(k).features.get(name);
+                }
+                features.put(name, Confidence.mean(values, 0, values.length));
             }
-            double[] values = new double[winners.size()];
-            for (int k = 0; k < values.length; k++) {
-                values[k] = winners.get(k).features.get(name);
-            }
-            features.put(name, Confidence.mean(values, 0, values.length));
         }
-        features.put("vote_share", share);
-        features.put("has_answer", answer != null ? 1.0 : 0.0);
         float[] promptState = traces.get(0).promptState;
         List<float[]> answerStates = new ArrayList<>();
         for (Trace t : winners) {
@@ -374,7 +391,7 @@ public final class Reasoner {
         } else {
             // Without a calibrator: the winner's vote share times its geometric-mean token probability.
             p = share * Math.exp(features.get("mean_logprob"));
-            threshold = UNCALIBRATED_THRESHOLD;
+            threshold = spec.uncalibratedThreshold;
             reasons.add("uncalibrated (no calibrator for this strategy: run `edgereason calibrate`); "
                     + "raw confidence used");
         }
@@ -455,13 +472,15 @@ public final class Reasoner {
         return sum;
     }
 
-    private static Trace trace(Backend backend, Text text, int[] prompt, Config config, Answers.Kind kind,
+    private static Trace trace(Backend backend, Text text, int[] prompt, SolveSpec spec, Answers.Kind kind,
                                int numChoices, Sampler.Config sampling, boolean useExit, Generator.Listener listener)
             throws Exception {
+        Config config = spec.config;
         Policies.GroupConfidenceAbort abort = useExit && config.abort
                 ? new Policies.GroupConfidenceAbort(config.abortThreshold) : null;
         Policies.AnswerProbe probe = useExit && config.probe ? new Policies.AnswerProbe(backend, text, kind,
-                numChoices, config.probeThreshold, config.probePatience, config.probeMinTokens) : null;
+                numChoices, config.probeThreshold, config.probePatience, config.probeMinTokens, spec.probeText,
+                spec.maxAnswerTokens) : null;
         ArithmeticChecker checker = config.calculator != ArithmeticChecker.Calculator.OFF
                 ? new ArithmeticChecker(text, config.calculator) : null;
         Policies.ArithmeticAbort arithAbort = useExit && config.arithAbort && checker != null
@@ -469,10 +488,7 @@ public final class Reasoner {
         Confidence.Trace confidence = new Confidence.Trace(config.abortWindow, Confidence.DEFAULT_TAIL);
         List<Generator.Step> steps = Generator.generate(backend, prompt, new Sampler(sampling), config.maxNewTokens,
                 null, Policies.anyOf(abort, arithAbort, probe), confidence, true, listener, checker);
-        int[] ids = new int[steps.size()];
-        for (int k = 0; k < ids.length; k++) {
-            ids[k] = steps.get(k).tokenId;
-        }
+        int[] ids = Generator.ids(steps);
         String body = text.decode(ids);
         String abortReason = abort != null && abort.firedAt != null ? "low confidence"
                 : arithAbort != null && arithAbort.firedAt != null ? "a false statement (" + arithAbort.firedAt + ")"

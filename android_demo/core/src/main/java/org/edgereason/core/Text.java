@@ -64,6 +64,14 @@ public final class Text {
         return template.render(messages, true, bos == null ? "" : bos);
     }
 
+    /**
+     * True when the plain (template-free) prompt gets a BOS first: what a spec's rendered template records as
+     * {@code add_bos} (with a template, BOS is the template's business).
+     */
+    boolean plainBos() {
+        return template == null && addBos && bosId != null;
+    }
+
     public int[] promptIds(List<Map<String, Object>> messages) {
         return encode(render(messages), template == null && addBos);
     }

@@ -179,14 +179,13 @@ public class ArithmeticTest {
         assumeTrue(tokenizer != null);
         Text text = new Text(tokenizer, null, false, null);
         int[] script = text.encode("It is (B).\nThe answer is D.", false);
-        Reasoner.Config config = new Reasoner.Config();
-        config.strategy = Reasoner.Strategy.GREEDY;
+        SolveSpec spec = SolveSpec.defaults().with("strategy", "greedy"); // with the choice kind's few-shot turn
         List<String> three = java.util.Arrays.asList("A. red", "B. green", "C. blue");
         List<String> four = java.util.Arrays.asList("A. red", "B. green", "C. blue", "D. white");
         for (List<String> choices : java.util.Arrays.asList(three, four)) {
-            int promptLen = text.promptIds(Reasoner.messagesFor("Q", Answers.Kind.CHOICE, choices)).length;
-            Reasoner.Result r = Reasoner.solve(new ScriptedModel(script, promptLen, 2), text, "Q", config,
-                    Answers.Kind.CHOICE, choices, null, null);
+            int promptLen = spec.promptIds(text, "Q", Answers.Kind.CHOICE, choices).length;
+            Reasoner.Result r = Reasoner.solve(new ScriptedModel(script, promptLen, 2), text, "Q", spec,
+                    Answers.Kind.CHOICE, choices, null);
             assertEquals(choices.size() == 3 ? "B" : "D", r.answer);
         }
     }

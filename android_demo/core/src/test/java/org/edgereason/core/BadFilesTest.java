@@ -18,7 +18,7 @@ import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
 
 /**
- * The shared golden set of broken artifact folders and calibrators (tests/golden/bad_files.json, made by
+ * The shared golden set of broken artifact folders, calibrators and solve specs (tests/golden/bad_files.json, made by
  * make_bad_files.py): each is refused with one line containing the substrings the Python runtime's message has
  * (tests/test_bad_files.py holds Python to the same file), and the valid ones load.
  */
@@ -110,24 +110,53 @@ public class BadFilesTest {
                 .length(), m.files.get("model.pte").bytes);
     }
 
-    @Test
-    public void everyBadFolderIsRefused() throws Exception {
+    /** Reads one case of bad_files.json; the ArtifactException it throws is the refusal. */
+    private interface Reader {
+        void read(Map<String, Object> c) throws Exception;
+    }
+
+    /**
+     * What is wrong with how {@code reader} refuses each case of one part of bad_files.json (empty: every case is
+     * refused with one line holding its expected words, starting with one of {@code labels} when there are any).
+     */
+    private static List<String> wrongRefusals(String part, Reader reader, String... labels) throws Exception {
         List<String> wrong = new ArrayList<>();
-        List<Object> cases = Json.array(part("manifest").get("cases"), "cases");
-        for (Object o : cases) {
+        for (Object o : Json.array(part(part).get("cases"), "cases")) {
             Map<String, Object> c = Json.object(o, "case");
             String message = null;
             try {
-                Manifest.read(folder(c), true);
+                reader.read(c);
             } catch (ArtifactException e) {
                 message = e.getMessage();
             }
             String problem = mismatch(c, message);
+            if (problem == null && labels.length > 0 && !startsWithAny(message, labels)) {
+                problem = c.get("name") + ": does not name the file: " + message;
+            }
             if (problem != null) {
                 wrong.add(problem);
             }
         }
-        assertTrue(cases.size() > 40);
+        return wrong;
+    }
+
+    private static boolean startsWithAny(String message, String[] labels) {
+        for (String label : labels) {
+            if (message.startsWith(label)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static int count(String part) {
+        return Json.array(part(part).get("cases"), "cases").size();
+    }
+
+    @Test
+    public void everyBadFolderIsRefused() throws Exception {
+        List<String> wrong = wrongRefusals("manifest", c -> Manifest.read(folder(c), true));
+        assertTrue(count("manifest") > 40);
         assertEquals(String.join("\n", wrong), 0, wrong.size());
     }
 
@@ -139,23 +168,38 @@ public class BadFilesTest {
     }
 
     @Test
-    public void everyBadCalibratorIsRefused() {
-        List<String> wrong = new ArrayList<>();
-        List<Object> cases = Json.array(part("calibrator").get("cases"), "cases");
-        for (Object o : cases) {
-            Map<String, Object> c = Json.object(o, "case");
-            String message = null;
-            try {
-                Calibrator.parse(Json.string(c.get("text"), "text"), "calibrator.early-exit.json");
-            } catch (ArtifactException e) {
-                message = e.getMessage();
-            }
-            String problem = mismatch(c, message);
-            if (problem != null) {
-                wrong.add(problem);
-            }
-        }
-        assertTrue(cases.size() > 10);
+    public void everyBadCalibratorIsRefused() throws Exception {
+        List<String> wrong = wrongRefusals("calibrator",
+                c -> Calibrator.parse(Json.string(c.get("text"), "text"), "calibrator.early-exit.json"));
+        assertTrue(count("calibrator") > 10);
+        assertEquals(String.join("\n", wrong), 0, wrong.size());
+    }
+
+    @Test
+    public void validSolveSpecParses() throws Exception {
+        SolveSpec spec = SolveSpec.parse(Schema.dumps(part("solve_spec").get("valid")), "solve.early-exit.json");
+        assertEquals(Reasoner.Strategy.EARLY_EXIT, spec.config.strategy);
+        assertEquals(spec.artifactSha256, spec.calibrator.artifactSha256);
+        assertEquals(2, spec.prompt(Answers.Kind.MATH).shots.size());
+        assertTrue(spec.hasTemplates());
+        assertEquals("builtin", spec.fittedOn.task);
+    }
+
+    /**
+     * Each case as text (spec.py's parse_spec) and as a file (read_spec): named by the file's name, or by its path
+     * where it is not JSON at all (schema.py's read_json).
+     */
+    @Test
+    public void everyBadSolveSpecIsRefused() throws Exception {
+        String name = "solve.early-exit.json";
+        List<String> wrong = wrongRefusals("solve_spec",
+                c -> SolveSpec.parse(Json.string(c.get("text"), "text"), name), name);
+        File file = new File(tmp.newFolder(), name);
+        wrong.addAll(wrongRefusals("solve_spec", c -> {
+            write(file, utf8(c.get("text")));
+            ArtifactSpec.read(file, null);
+        }, name, file.getPath()));
+        assertEquals(26, count("solve_spec"));
         assertEquals(String.join("\n", wrong), 0, wrong.size());
     }
 }

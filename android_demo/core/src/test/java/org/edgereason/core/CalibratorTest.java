@@ -35,7 +35,7 @@ public class CalibratorTest {
     static Map<String, Double> row(double... v) {
         Map<String, Double> m = new LinkedHashMap<>();
         for (int k = 0; k < v.length; k++) {
-            m.put(Reasoner.FEATURES[k], v[k]);
+            m.put(SolveSpec.defaults().features.get(k), v[k]);
         }
         return m;
     }

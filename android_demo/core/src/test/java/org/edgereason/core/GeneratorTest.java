@@ -173,8 +173,9 @@ public class GeneratorTest {
                 + "{% endfor %}<|im_start|>assistant\n", false, 256);
         ScriptedBackend backend = new ScriptedBackend(tok.encode("2 plus 2 makes 4.\nThe answer is 4.\nmore"));
         final List<Generator.Step> streamed = new ArrayList<>();
-        Reasoner.Result r = Reasoner.solve(backend, text, "What is 2+2?", new Reasoner.Config(), Answers.Kind.MATH,
-                Collections.<String>emptyList(), null, streamed::add);
+        SolveSpec spec = Specs.noShots();
+        Reasoner.Result r = Reasoner.solve(backend, text, "What is 2+2?", spec, Answers.Kind.MATH,
+                Collections.<String>emptyList(), streamed::add);
         assertEquals("4", r.answer);
         assertEquals(1, r.traces.size());
         Reasoner.Trace t = r.traces.get(0);
@@ -188,7 +189,7 @@ public class GeneratorTest {
         assertTrue(r.reasons.get(0).startsWith("uncalibrated"));
         assertEquals(1.0, r.features.get("has_answer"), 0.0);
         assertEquals(1.0, r.features.get("vote_share"), 0.0);
-        assertEquals(Reasoner.FEATURES.length, r.features.size());
+        assertEquals(spec.features, new ArrayList<>(r.features.keySet()));
     }
 
     @Test
@@ -196,11 +197,9 @@ public class GeneratorTest {
         Tokenizer tok = byteTokenizer();
         Text text = new Text(tok, null, false, null);
         ScriptedBackend backend = new ScriptedBackend(tok.encode("I think it is 5"));
-        Calibrator cal = Calibrator.parse(String.format(CalibratorTest.CAL, "[]", "[]"), "calibrator.early-exit.json");
-        Reasoner.Config cfg = new Reasoner.Config();
-        cfg.strategy = Reasoner.Strategy.GREEDY;
-        Reasoner.Result r = Reasoner.solve(backend, text, "What is 2+3?", cfg, Answers.Kind.MATH,
-                Collections.<String>emptyList(), cal, null);
+        SolveSpec spec = Specs.withCalibrator(String.format(CalibratorTest.CAL, "[]", "[]"), "greedy");
+        Reasoner.Result r = Reasoner.solve(backend, text, "What is 2+3?", spec, Answers.Kind.MATH,
+                Collections.<String>emptyList(), null);
         assertEquals("5", r.answer);
         assertEquals("stop", r.traces.get(0).finishReason);
         assertTrue(r.calibrated);
@@ -213,27 +212,24 @@ public class GeneratorTest {
         Tokenizer tok = byteTokenizer();
         Text text = new Text(tok, null, false, null);
         ScriptedBackend backend = new ScriptedBackend(tok.encode("The answer is 7.\n"));
-        Reasoner.Config cfg = new Reasoner.Config();
-        cfg.strategy = Reasoner.Strategy.VOTE;
-        cfg.maxTraces = 3;
-        Reasoner.Result r = Reasoner.solve(backend, text, "q", cfg, Answers.Kind.MATH,
-                Collections.<String>emptyList(), null, null);
+        SolveSpec spec = Specs.noShots("vote").with("max_traces", 3);
+        Reasoner.Result r = Reasoner.solve(backend, text, "q", spec, Answers.Kind.MATH,
+                Collections.<String>emptyList(), null);
         assertEquals("7", r.answer);
         assertEquals(2, r.traces.size()); // two agreeing traces of weight ~1 beat 1 remaining trace
         assertEquals(1.0, r.features.get("vote_share"), 0.0);
     }
 
-    private static Reasoner.Trace solveOnce(Tokenizer tok, String script, Reasoner.Config cfg) throws Exception {
-        return Reasoner.solve(new ScriptedBackend(tok.encode(script)), new Text(tok, null, false, null), "q", cfg,
-                Answers.Kind.MATH, Collections.<String>emptyList(), null, null).traces.get(0);
+    private static Reasoner.Trace solveOnce(Tokenizer tok, String script, SolveSpec spec) throws Exception {
+        return Reasoner.solve(new ScriptedBackend(tok.encode(script)), new Text(tok, null, false, null), "q", spec,
+                Answers.Kind.MATH, Collections.<String>emptyList(), null).traces.get(0);
     }
 
     @Test
     public void theCalculatorChecksComputesAndPenalizesTheVote() throws Exception {
         Tokenizer tok = byteTokenizer();
         String script = "12 - 7 = 2 apples.\nThe answer is 2.";
-        Reasoner.Config cfg = new Reasoner.Config();
-        cfg.strategy = Reasoner.Strategy.GREEDY;
+        SolveSpec cfg = Specs.noShots("greedy");
         Reasoner.Trace checked = solveOnce(tok, script, cfg); // the default: check
         assertEquals(1, checked.statements.size());
         assertEquals("12 - 7 = 2", checked.statements.get(0).text);
@@ -241,16 +237,14 @@ public class GeneratorTest {
         assertEquals(1.0, checked.features.get("arith_errors"), 0.0);
         assertEquals(Math.exp(checked.features.get("mean_logprob")) * 0.25, checked.weight(), 0.0);
 
-        cfg.calculator = ArithmeticChecker.Calculator.OFF;
-        Reasoner.Trace off = solveOnce(tok, script, cfg);
+        Reasoner.Trace off = solveOnce(tok, script, cfg.with("calculator", "off"));
         assertTrue(off.statements.isEmpty());
         for (Map.Entry<String, Double> e : ArithmeticChecker.NO_ARITHMETIC.entrySet()) {
             assertEquals(e.getKey(), e.getValue(), off.features.get(e.getKey()));
         }
         assertEquals(Math.exp(off.features.get("mean_logprob")), off.weight(), 0.0);
 
-        cfg.calculator = ArithmeticChecker.Calculator.COMPUTE;
-        Reasoner.Trace computed = solveOnce(tok, script, cfg);
+        Reasoner.Trace computed = solveOnce(tok, script, cfg.with("calculator", "compute"));
         assertEquals("12 - 7 = 5 apples.\nThe answer is 2.", computed.text); // the model's " " kept, its "2" replaced
         assertEquals(1, computed.toolTokens);
         assertEquals(0, computed.falseStatements());
@@ -262,16 +256,14 @@ public class GeneratorTest {
     @Test
     public void arithAbortEndsATraceAtItsFirstFalseStatement() throws Exception {
         Tokenizer tok = byteTokenizer();
-        Reasoner.Config cfg = new Reasoner.Config();
-        cfg.arithAbort = true;
+        SolveSpec cfg = Specs.noShots().with("arith_abort", true);
         Reasoner.Trace t = solveOnce(tok, "12 - 7 = 2 apples.\nThe answer is 2.", cfg);
         assertTrue(t.aborted);
         assertNull(t.answer);
         assertEquals("early_exit", t.finishReason);
         assertEquals("12 - 7 = 2 a", t.text); // the word after the number completes the statement
-        cfg.calculator = ArithmeticChecker.Calculator.OFF;
         try {
-            solveOnce(tok, "1", cfg);
+            cfg.with("calculator", "off"); // the spec's rule, as a file is checked
             fail();
         } catch (IllegalArgumentException e) {
             assertTrue(e.getMessage(), e.getMessage().contains("needs the calculator"));
@@ -286,13 +278,14 @@ public class GeneratorTest {
         Confidence.Trace trace = new Confidence.Trace();
         List<Generator.Step> steps = Generator.generate(backend, text.encode("Capital of France?"),
                 new Sampler(Sampler.Config.greedy()), 32, null, null, trace, true, null);
-        Reasoner.Result r = Reasoner.judgeReply(text, steps, trace, null);
+        SolveSpec spec = Specs.noShots("greedy");
+        Reasoner.Result r = Reasoner.judgeReply(text, steps, trace, spec);
         assertEquals("Paris.", r.answer);
         assertEquals("accept", r.decision);
         assertEquals(r.features.get("mean_logprob"), r.features.get("answer_logprob"));
         assertEquals(7.0, r.features.get("num_tokens"), 0.0); // 6 bytes + <|im_end|>
         assertEquals(0.0, r.features.get("arith_statements"), 0.0); // checked as a solve trace is: none here
-        assertEquals(Reasoner.FEATURES.length, r.features.size());
+        assertEquals(spec.features, new ArrayList<>(r.features.keySet()));
     }
 
     /** ScriptedBackend whose model also outputs a hidden state: {@link #state} of the forward's last position. */
@@ -330,22 +323,23 @@ public class GeneratorTest {
         return d;
     }
 
-    private static Reasoner.Result solveWithStates(Tokenizer tok, HiddenBackend backend, Reasoner.Config cfg,
-                                                   Calibrator cal) throws Exception {
-        return Reasoner.solve(backend, new Text(tok, null, false, null), "What is 5+7?", cfg, Answers.Kind.MATH,
-                Collections.<String>emptyList(), cal, null);
+    private static Reasoner.Result solveWithStates(Tokenizer tok, HiddenBackend backend, SolveSpec spec)
+            throws Exception {
+        return Reasoner.solve(backend, new Text(tok, null, false, null), "What is 5+7?", spec, Answers.Kind.MATH,
+                Collections.<String>emptyList(), null);
     }
 
     @Test
     public void hiddenStatesGiveTheProbeFeaturesAndTheRoute() throws Exception {
         Tokenizer tok = byteTokenizer();
-        Calibrator cal = ProbesTest.withProbes(); // route threshold 0.15, probes 3 wide
-        Reasoner.Config cfg = new Reasoner.Config(); // early-exit: the stated-answer line ends the trace
+        // early-exit: the stated-answer line ends the trace; the calibrator's route threshold is 0.15, probes 3 wide.
+        SolveSpec spec = Specs.withCalibrator(ProbesTest.withProbesJson(), "early-exit");
+        Calibrator cal = spec.calibrator;
+        SolveSpec cfg = spec.with("route_before_decode", true);
 
         // x1 = -1: the prompt probe's logit is positive, P(IK) above the route threshold: decoded, not routed.
         HiddenBackend sure = new HiddenBackend(tok.encode("The answer is 12.\nmore"), -1f);
-        cfg.routeBeforeDecode = true;
-        Reasoner.Result r = solveWithStates(tok, sure, cfg, cal);
+        Reasoner.Result r = solveWithStates(tok, sure, cfg);
         int p = sure.scripted.promptLen;
         assertEquals("12", r.answer);
         assertFalse(r.routed);
@@ -368,7 +362,7 @@ public class GeneratorTest {
         double answerLogit = cal.probes.get("answer_state_logit").logit(widen(answer));
         assertEquals(pikLogit, r.features.get("pik_logit"), 0.0);
         assertEquals(answerLogit, r.features.get("answer_state_logit"), 0.0);
-        assertEquals(Reasoner.FEATURES.length + 2, r.features.size());
+        assertEquals(cfg.features.size() + 2, r.features.size());
         double pIK = 1.0 / (1.0 + Math.exp(-pikLogit));
         assertEquals(pIK, r.pIK, 1e-15);
         assertTrue(pIK > 0.15);
@@ -378,7 +372,7 @@ public class GeneratorTest {
 
         // x1 = 2: P(IK) below the threshold: escalated before decoding, nothing generated.
         HiddenBackend unsure = new HiddenBackend(tok.encode("The answer is 12.\n"), 2f);
-        Reasoner.Result routed = solveWithStates(tok, unsure, cfg, cal);
+        Reasoner.Result routed = solveWithStates(tok, unsure, cfg);
         double low = 1.0 / (1.0 + Math.exp(-cal.probes.get("pik_logit").logit(
                 widen(HiddenBackend.state(unsure.scripted.promptLen - 1, 2f)))));
         assertTrue(low < 0.15);
@@ -395,9 +389,7 @@ public class GeneratorTest {
                 "routed before decoding: P(IK) %.2f < route threshold 0.15", low)), routed.reasons);
 
         // Without the setting the same question is decoded; P(IK) is still reported, no route line.
-        cfg.routeBeforeDecode = false;
-        Reasoner.Result kept = solveWithStates(tok, new HiddenBackend(tok.encode("The answer is 12.\n"), 2f), cfg,
-                cal);
+        Reasoner.Result kept = solveWithStates(tok, new HiddenBackend(tok.encode("The answer is 12.\n"), 2f), spec);
         assertFalse(kept.routed);
         assertEquals("12", kept.answer);
         assertEquals(low, kept.pIK, 1e-15);
@@ -407,11 +399,9 @@ public class GeneratorTest {
     @Test
     public void toolStepsCarryNoStateAndNoAnswerFallsBackToTheLastOwnSteps() throws Exception {
         Tokenizer tok = byteTokenizer();
-        Reasoner.Config cfg = new Reasoner.Config();
-        cfg.strategy = Reasoner.Strategy.GREEDY;
-        cfg.calculator = ArithmeticChecker.Calculator.COMPUTE;
+        SolveSpec cfg = Specs.noShots("greedy").with("calculator", "compute");
         HiddenBackend b = new HiddenBackend(tok.encode("12 - 7 = 2 apples."), 0f);
-        Reasoner.Result r = solveWithStates(tok, b, cfg, null);
+        Reasoner.Result r = solveWithStates(tok, b, cfg);
         int p = b.scripted.promptLen;
         Reasoner.Trace t = r.traces.get(0);
         assertEquals("12 - 7 = 5 apples.", t.text);
@@ -435,16 +425,17 @@ public class GeneratorTest {
         assertNull(r.pIK); // no calibrator
 
         // A calibrator without the prompt probe and the route setting: said in the reasons.
-        cfg.routeBeforeDecode = true;
-        Calibrator plain = Calibrator.parse(String.format(CalibratorTest.CAL, "[]", "[]"), "c.json");
-        Reasoner.Result noProbe = solveWithStates(tok, new HiddenBackend(tok.encode("7"), 0f), cfg, plain);
+        SolveSpec plain = Specs.withCalibrator(String.format(CalibratorTest.CAL, "[]", "[]"), "greedy")
+                .with("calculator", "compute").with("route_before_decode", true);
+        Reasoner.Result noProbe = solveWithStates(tok, new HiddenBackend(tok.encode("7"), 0f), plain);
         assertEquals("not routed: the calibrator has no P(IK) probe (run `edgereason calibrate` on an artifact with "
                 + "hidden-state outputs)", noProbe.reasons.get(noProbe.reasons.size() - 1));
 
         // A calibrator with probes on a model without hidden states: Python's error, not a guess.
         try {
-            Reasoner.solve(new ScriptedBackend(tok.encode("7")), new Text(tok, null, false, null), "q", cfg,
-                    Answers.Kind.MATH, Collections.<String>emptyList(), ProbesTest.withProbes(), null);
+            Reasoner.solve(new ScriptedBackend(tok.encode("7")), new Text(tok, null, false, null), "q",
+                    Specs.withCalibrator(ProbesTest.withProbesJson(), "greedy"), Answers.Kind.MATH,
+                    Collections.<String>emptyList(), null);
             fail();
         } catch (ArtifactException e) {
             assertTrue(e.getMessage(), e.getMessage().contains("reads the prompt hidden state, which this artifact "

@@ -1,6 +1,8 @@
 package org.edgereason.core;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -8,6 +10,7 @@ import java.io.File;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import org.junit.Rule;
 import org.junit.Test;
 import org.junit.rules.TemporaryFolder;
@@ -115,24 +118,115 @@ public class ManifestTest {
         expectError(broken, false, "is not valid JSON");
     }
 
+    /** The defaults as an artifact's solve.<strategy>.json: tied to {@code sha}, with {@code strategy}. */
+    private static String specFile(String sha, String strategy) {
+        Map<String, Object> d = SolveSpec.defaultData();
+        d.put("artifact_sha256", sha);
+        Json.object(d.get("settings"), "settings").put("strategy", strategy);
+        return Schema.dumps(d);
+    }
+
+    private static void expectSpecError(Manifest m, String strategy, String... fragments) {
+        try {
+            ArtifactSpec.forArtifact(m, text(m), strategy);
+            fail("no error for " + fragments[0]);
+        } catch (ArtifactException e) {
+            for (String fragment : fragments) {
+                assertTrue(e.getMessage(), e.getMessage().contains(fragment));
+            }
+        }
+    }
+
+    private static Text text(Manifest m) {
+        return new Text(GeneratorTest.byteTokenizer(), m.chatTemplate, m.addBos, m.bosId);
+    }
+
     @Test
-    public void calibratorMustBelongToTheArtifact() throws Exception {
+    public void solveSpecMustBelongToTheArtifact() throws Exception {
         File folder = artifact(WEIGHTS.length(), WEIGHTS_SHA, 1);
         Manifest m = Manifest.read(folder, true);
-        assertEquals(null, Calibrator.load(m, "greedy"));
-        String cal = "{\"features\": [\"mean_conf\"], \"mean\": [0.0], \"scale\": [1.0], \"weights\": [1.0],"
-                + " \"bias\": 0.0, \"threshold\": 0.5, \"target_risk\": 0.1, \"artifact_sha256\": \"%s\","
-                + " \"strategy\": \"greedy\", \"isotonic_x\": [], \"isotonic_y\": [], \"metrics\": {\"x\": null},"
-                + " \"version\": 1}";
-        write(new File(folder, "calibrator.greedy.json"), String.format(cal, WEIGHTS_SHA));
-        assertEquals(0.5, Calibrator.load(m, "greedy").predict(java.util.Collections.singletonMap("mean_conf", 0.0)),
-                1e-12);
-        write(new File(folder, "calibrator.greedy.json"), String.format(cal, sha("other")));
-        try {
-            Calibrator.load(m, "greedy");
-            fail();
-        } catch (ArtifactException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("was fitted on another artifact"));
+        assertNull(ArtifactSpec.load(m, "greedy"));
+        // None in the folder: the bundled defaults with that strategy, bound to this artifact.
+        SolveSpec fallback = ArtifactSpec.forArtifact(m, text(m), "greedy");
+        assertEquals(Reasoner.Strategy.GREEDY, fallback.config.strategy);
+        assertEquals(WEIGHTS_SHA, fallback.artifactSha256);
+        assertNull(fallback.calibrator);
+        assertEquals(SolveSpec.defaults().prompt(Answers.Kind.MATH).system + "\n",
+                fallback.prompt(Answers.Kind.MATH).template.before.substring(0,
+                        SolveSpec.defaults().prompt(Answers.Kind.MATH).system.length() + 1));
+        assertEquals("\n", fallback.prompt(Answers.Kind.MATH).template.after); // plain lines: no chat template
+
+        File spec = new File(folder, "solve.greedy.json");
+        write(spec, specFile(WEIGHTS_SHA, "greedy"));
+        assertEquals(WEIGHTS_SHA, ArtifactSpec.load(m, "greedy").artifactSha256);
+        assertTrue(ArtifactSpec.forArtifact(m, text(m), "greedy").hasTemplates());
+
+        write(spec, specFile(sha("other"), "greedy"));
+        expectSpecError(m, "greedy", "solve.greedy.json belongs to another artifact (sha256 "
+                + sha("other").substring(0, 12) + "…, this one is " + WEIGHTS_SHA.substring(0, 12) + "…): use that "
+                + "artifact's spec, or run `edgereason calibrate` on this one");
+        write(spec, specFile(WEIGHTS_SHA, "vote"));
+        expectSpecError(m, "greedy", "smollm2-135m-int4-pte/solve.greedy.json: settings.strategy: 'vote' is not this "
+                + "file's strategy 'greedy': run `edgereason calibrate` again");
+        write(spec, specFile(null, "greedy"));
+        expectSpecError(m, "greedy", "solve.greedy.json: artifact_sha256: an artifact's spec must name its model "
+                + "files");
+
+        // Rendered templates: this artifact's are accepted; one edited after it was written is refused.
+        Map<String, Object> d = Json.object(Json.parse(specFile(WEIGHTS_SHA, "greedy")), "spec");
+        Map<String, Object> prompts = Json.object(d.get("prompts"), "prompts");
+        for (Answers.Kind kind : Answers.Kind.values()) {
+            SolveSpec.Template t = fallback.prompt(kind).template;
+            Map<String, Object> template = new java.util.LinkedHashMap<>();
+            template.put("before", t.before);
+            template.put("after", t.after);
+            template.put("add_bos", t.addBos);
+            Json.object(prompts.get(kind == Answers.Kind.MATH ? "math" : "choice"), "prompt").put("template", template);
+        }
+        write(spec, Schema.dumps(d));
+        assertEquals(fallback.prompt(Answers.Kind.CHOICE).template,
+                ArtifactSpec.forArtifact(m, text(m), "greedy").prompt(Answers.Kind.CHOICE).template);
+        Json.object(Json.object(prompts.get("choice"), "choice").get("template"), "template").put("after", "A:");
+        write(spec, Schema.dumps(d));
+        expectSpecError(m, "greedy", "smollm2-135m-int4-pte/solve.greedy.json: prompts.choice.template: is not this "
+                + "artifact's chat template around the spec's system prompt and shots");
+
+        // calibrate's file, with its calibrator: the one a solve of that strategy is scored by.
+        String cal = String.format(CalibratorTest.CAL, "[]", "[]");
+        write(spec, Schema.dumps(Specs.calibratedJson(cal, "greedy", WEIGHTS_SHA)));
+        SolveSpec calibrated = ArtifactSpec.forArtifact(m, text(m), "greedy");
+        Map<String, Double> row = CalibratorTest.row(6.5, 6.3, 6.3, 6.6, -0.4, -1.7, 56, -1.1, -1.1, 1, 1);
+        assertEquals(Calibrator.parse(cal, "c").predict(row), calibrated.calibrator.predict(row), 0.0);
+        assertEquals(WEIGHTS_SHA, calibrated.calibrator.artifactSha256);
+        assertTrue(calibrated.hasTemplates()); // bound to this artifact, as the defaults are
+        assertTrue(spec.delete());
+
+        // A calibrator file of an older edgereason: refused with the fix, even next to a spec.
+        write(new File(folder, "calibrator.greedy.json"), "{}");
+        expectSpecError(m, "greedy", "calibrator.greedy.json is a calibrator of an older edgereason (its prompt is "
+                + "not recorded): remove it (and its manifest entry) and run `edgereason calibrate` again, which "
+                + "writes solve.greedy.json");
+        assertNotNull(ArtifactSpec.forArtifact(m, text(m), "vote")); // another strategy's file is not this one's
+    }
+
+    /** spec.py's read_spec: an artifact folder, or a path with nothing there, is not a spec; each says what to pass. */
+    @Test
+    public void aSpecPathIsAFile() throws Exception {
+        File folder = artifact(WEIGHTS.length(), WEIGHTS_SHA, 1);
+        File missing = new File(folder, "solve.vote.json");
+        String[][] cases = {
+            {folder.getPath(), folder + " is a folder: pass a solve spec file (`solve.<strategy>.json` in it, or one "
+                + "written by `edgereason spec FOLDER -o FILE`)"},
+            {missing.getPath(), missing + " does not exist: pass a solve spec (`solve.<strategy>.json` from "
+                + "`edgereason calibrate`, or one written by `edgereason spec FOLDER`)"},
+        };
+        for (String[] c : cases) {
+            try {
+                ArtifactSpec.read(new File(c[0]), WEIGHTS_SHA);
+                fail(c[0] + " read as a spec");
+            } catch (ArtifactException e) {
+                assertEquals(c[1], e.getMessage());
+            }
         }
     }
 

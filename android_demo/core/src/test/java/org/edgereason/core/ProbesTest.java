@@ -20,8 +20,13 @@ public class ProbesTest {
     private static final double TOL = 1e-6;
 
     static Calibrator withProbes() throws IOException, ArtifactException {
+        return Calibrator.parse(withProbesJson(), "calibrator.early-exit.json");
+    }
+
+    /** bad_files.json's calibrator {@code valid_with_probes}, as JSON text. */
+    static String withProbesJson() throws IOException {
         Map<String, Object> calibrators = Json.object(Golden.load("bad_files.json").get("calibrator"), "calibrator");
-        return Calibrator.parse(Schema.dumps(calibrators.get("valid_with_probes")), "calibrator.early-exit.json");
+        return Schema.dumps(calibrators.get("valid_with_probes"));
     }
 
     @Test
