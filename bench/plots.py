@@ -37,6 +37,31 @@ def throughput_bars(rows: Sequence[dict]) -> plt.Figure:
     return fig
 
 
+def batch_scaling(rows: Sequence[dict]) -> plt.Figure:
+    """Aggregate decode tok/s against B, one line per system measured at more than one B (its label without the
+    " B=.." suffix), with the ideal B x (B = 1's rate) dotted."""
+    lines: dict[str, list[tuple[int, float]]] = {}
+    for r in rows:
+        lines.setdefault(r["system"].rsplit(" B=", 1)[0], []).append((r["batch"], r["decode_tok_s"]))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, points in lines.items():
+        points.sort()
+        if len(points) < 2:
+            continue
+        b, tok = zip(*points, strict=True)
+        (line,) = ax.plot(b, tok, marker="o", label=label)
+        if b[0] == 1:
+            ax.plot(b, [tok[0] * x for x in b], ":", color=line.get_color(), alpha=0.5)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("sequences per batch (B)")
+    ax.set_ylabel("aggregate decode tok/s (median)")
+    ax.set_title("Batched decoding (dotted: B x the single-sequence rate)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def quality_bars(rows: Sequence[dict]) -> plt.Figure:
     """Perplexity ratio, mean KL and top-1 agreement vs the fp32 reference, per artifact."""
     labels = [r["artifact"] for r in rows]

@@ -55,11 +55,13 @@ class Record:
 
 
 def run_problems(model: LoadedModel, problems: Sequence[Problem], spec: SolveSpec, *,
-                 on_record: Callable[[Record], None] | None = None) -> list[Record]:
-    """Solve each problem as `spec` says; one Record each (in order)."""
+                 on_record: Callable[[Record], None] | None = None, parallel: int | None = None) -> list[Record]:
+    """Solve each problem as `spec` says (vote traces `parallel` at once: `reason.solve`); one Record each (in
+    order)."""
     records = []
     for p in problems:
-        result: SolveResult = solve(model.backend, model.text, p.question, spec=spec, kind=p.kind, choices=p.choices)
+        result: SolveResult = solve(model.backend, model.text, p.question, spec=spec, kind=p.kind, choices=p.choices,
+                                    parallel=parallel)
         record = Record(
             problem_id=p.id, answer=result.answer, reference=p.answer, correct=same_answer(result.answer, p.answer),
             p_correct=result.p_correct, decision=result.decision, tokens=result.tokens_generated,

@@ -12,12 +12,13 @@ decode faster than (copy bandwidth) / (model file bytes); the fraction of it rea
 headroom is left. The bandwidth is measured in the same run, with the same thread count.
 """
 
+import dataclasses
 import json
 import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class System:
     model: str  # model name: systems of one model share a prompt
     weight_bytes: int  # the model file(s): size column and bandwidth bound
     kv_bytes: int | None = None  # KV cache of an edgereason artifact (for the RSS budget)
+    batch: int = 1  # sequences decoded together (speed_worker)
 
 
 @dataclass
@@ -52,8 +54,11 @@ class Result:
     error: str | None = None
 
     def summary(self, bandwidth_gbs: float) -> dict:
+        """Medians over the rounds; decode tok/s counts every sequence's tokens (B per step), per_seq_tok_s one
+        sequence's, and the bandwidth bound is on steps (a step streams the weights once, whatever B)."""
         med = statistics.median
-        decode = [len(r["token_ms"]) / sum(r["token_ms"]) * 1e3 for r in self.rounds]
+        batch = self.system.batch
+        decode = [batch * len(r["token_ms"]) / sum(r["token_ms"]) * 1e3 for r in self.rounds]
         decode_med = med(decode)
         prefill_tokens = self.rounds[0]["prompt_tokens"]
         tokens = np.concatenate([r["token_ms"] for r in self.rounds])
@@ -62,9 +67,11 @@ class Result:
         out = {
             "system": self.system.label,
             "runner": self.system.runner,
+            "batch": batch,
             "ttft_ms": med(r["ttft_ms"] for r in self.rounds),
             "prefill_tok_s": med(prefill_tokens / r["ttft_ms"] * 1e3 for r in self.rounds),
             "decode_tok_s": decode_med,
+            "per_seq_tok_s": decode_med / batch,
             "decode_tok_s_min": min(decode),
             "decode_tok_s_max": max(decode),
             "token_ms_p50": float(np.percentile(tokens, 50)),
@@ -72,11 +79,13 @@ class Result:
             "peak_rss_mib": peak / 2**20,
             "size_mib": self.system.weight_bytes / 2**20,
             "bound_tok_s": bound,
-            "fraction_of_bound": decode_med / bound,
+            "fraction_of_bound": decode_med / batch / bound,
             "rounds": len(self.rounds),
         }
         if self.system.kv_bytes is not None:
-            budget = self.system.weight_bytes + self.system.kv_bytes + RSS_SLACK_BYTES
+            # B > 1: the lanes' B rows and the parent's own cache, which holds the prompt they copy
+            caches = 1 if batch == 1 else batch + 1
+            budget = self.system.weight_bytes + caches * self.system.kv_bytes + RSS_SLACK_BYTES
             out["rss_budget_mib"] = budget / 2**20
             out["rss_within_budget"] = peak <= budget
         return out
@@ -92,10 +101,35 @@ def kv_cache_bytes(manifest: Manifest) -> int:
     return 2 * arch.n_layers * arch.n_kv_heads * arch.head_dim * arch.max_seq_len * 4  # fp32 K and V
 
 
-def plan(folders: list[Path], peer_names: list[str], *, hidden_cost: bool = False
+# What decodes several sequences in one batch (speed_worker's batch): the others are timed at B = 1 only.
+BATCHED = {("edgereason", "onnx"), (peers.LLAMA_CPP, "gguf")}
+NOT_BATCHED = {"pte": "ExecuTorch programs here are batch-1 (no batch dimension in the exported program)",
+               peers.NATIVE: "the native runner decodes one sequence", peers.ORT_GENAI: "not measured at B > 1",
+               NO_HIDDEN: "timed at B = 1 only"}
+
+
+def plan(folders: list[Path], peer_names: list[str], *, hidden_cost: bool = False, batches: Sequence[int] = (1,)
          ) -> tuple[list[System], list[dict], dict[str, Path]]:
     """The systems to time, the peers skipped (with why), and each model's normalized checkpoint. `hidden_cost`
-    adds, for each .onnx folder, our loop with its hidden-state output unread."""
+    adds, for each .onnx folder, our loop with its hidden-state output unread; `batches`: each system that can
+    batch once per B (the others once, at B = 1, and why in the skipped list)."""
+    single, skipped, checkpoints = _plan(folders, peer_names, hidden_cost=hidden_cost)
+    systems = []
+    for s in single:
+        kind = s.path.suffix.lstrip(".") if s.runner == peers.LLAMA_CPP else read_manifest(
+            s.path, verify_sha256=False).format
+        for b in batches:
+            if b == 1 or (s.runner, kind) in BATCHED:
+                systems.append(dataclasses.replace(s, batch=b, label=s.label if len(batches) == 1 else
+                                                   f"{s.label} B={b}"))
+        if any(b > 1 for b in batches) and (s.runner, kind) not in BATCHED:
+            why = NOT_BATCHED.get(s.runner) or NOT_BATCHED.get(kind, "not batched")
+            skipped.append({"peer": f"{s.label} at B > 1", "reason": why})
+    return systems, skipped, checkpoints
+
+
+def _plan(folders: list[Path], peer_names: list[str], *, hidden_cost: bool) -> tuple[list[System], list[dict],
+                                                                                      dict[str, Path]]:
     systems: list[System] = []
     skipped: list[dict] = []
     checkpoints: dict[str, Path] = {}
@@ -161,7 +195,7 @@ def run_worker(system: System, threads: int, prompt: list[int], gen_tokens: int)
         command, parse = native_command(system.path, threads, prompt, gen_tokens), native_timing
     else:
         spec = json.dumps({"runner": system.runner, "path": str(system.path), "threads": threads, "prompt": prompt,
-                           "gen_tokens": gen_tokens})
+                           "gen_tokens": gen_tokens, "batch": system.batch})
         command, parse = [sys.executable, "-m", WORKER, spec], lambda out: json.loads(out.strip().splitlines()[-1])
     proc = subprocess.run(command, capture_output=True, text=True, env=env)
     if proc.returncode != 0:

@@ -304,14 +304,14 @@ def escalate(slow: SlowPath | None, fast: SolveResult, messages: Sequence[dict[s
 
 def solve_with_escalation(backend: Backend, text: Text, question: str, *, slow: SlowPath | None,
                           spec: SolveSpec | None = None, kind: AnswerKind = AnswerKind.MATH,
-                          choices: Sequence[str] = ()) -> CascadeResult:
-    """`reason.solve` as `spec` says, then the slow path when its decision is escalate, with the same prompt: the
-    cascade.
+                          choices: Sequence[str] = (), parallel: int | None = None) -> CascadeResult:
+    """`reason.solve` as `spec` says (vote traces `parallel` at once), then the slow path when its decision is
+    escalate, with the same prompt: the cascade.
 
     Raises:
         ContextOverflowError, SettingError: as `reason.solve` (a slow path's failure is a value, never raised).
     """
     spec = spec or default_spec()
-    fast = solve(backend, text, question, spec=spec, kind=kind, choices=choices)
+    fast = solve(backend, text, question, spec=spec, kind=kind, choices=choices, parallel=parallel)
     return escalate(slow, fast, spec.messages(question, kind=kind, choices=choices), kind=kind,
                     num_choices=len(choices))

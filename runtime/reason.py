@@ -192,9 +192,12 @@ class SolveResult:
 
 def solve(backend: Backend, text: Text, question: str, *, spec: "SolveSpec | None" = None,
           kind: AnswerKind = AnswerKind.MATH, choices: Sequence[str] = (),
-          cancel: threading.Event | None = None) -> SolveResult:
+          cancel: threading.Event | None = None, parallel: int | None = None) -> SolveResult:
     """Answer `question` as `spec` says (default: edgereason/specs/solve.json), with P(correct) from its
     calibrator and an accept/escalate decision.
+
+    `parallel`: how many vote traces decode together in one batch where the backend can (`.onnx`; None: all of
+    them; 1: one after another). It changes the time, never the traces: it is how the spec is run, not part of it.
 
     `cancel` (a server's client went away): once set, the running trace ends at its next token and no further
     trace starts; the result is then partial and meant to be dropped.
@@ -207,6 +210,8 @@ def solve(backend: Backend, text: Text, question: str, *, spec: "SolveSpec | Non
 
         spec = default_spec()
     config, calibrator = spec.config, spec.calibrator
+    if parallel is not None and parallel < 1:
+        raise SettingError(f"{{0}} must be >= 1, got {parallel}", "parallel")
     if len(choices) > MAX_CHOICES:
         raise SettingError(f"a question has at most {MAX_CHOICES} {{0}} (letters {LETTERS[0]}-{LETTERS[-1]}), got "
                            f"{len(choices)}", "choices")
@@ -232,7 +237,7 @@ def solve(backend: Backend, text: Text, question: str, *, spec: "SolveSpec | Non
                 seconds=time.perf_counter() - start, states={"prompt": prompt_state}, p_ik=p_ik, routed=True)
     traces: list[Trace] = []
     if config.strategy is Strategy.VOTE:
-        traces = _vote(backend, text, prompt, spec, kind, num_choices, cancel)
+        traces = _vote(backend, text, prompt, spec, kind, num_choices, cancel, parallel)
     else:
         greedy_cfg = SamplingConfig()
         use_exit = config.strategy is Strategy.EARLY_EXIT
@@ -341,17 +346,31 @@ def _answer_span(text: Text, steps: Sequence, answer: str | None) -> list[int]:
 
 
 def _vote(backend: Backend, text: Text, prompt: list[int], spec: "SolveSpec", kind: AnswerKind,
-          num_choices: int, cancel: threading.Event | None = None) -> list[Trace]:
+          num_choices: int, cancel: threading.Event | None = None, parallel: int | None = None) -> list[Trace]:
+    """Up to max_traces sampled traces (trace i seeded seed + i), `parallel` at once where the backend batches them
+    (`Backend.lanes`; None: all at once), one after another otherwise: the same traces either way."""
     config = spec.config
-    traces: list[Trace] = []
     base = config.sampling
-    for i in range(config.max_traces):
-        if cancel is not None and cancel.is_set():
-            break
+
+    def job(i: int):
         sampling = SamplingConfig(temperature=base.temperature, top_k=base.top_k, top_p=base.top_p,
                                   seed=(base.seed + i) % (1 << 64))
-        traces.append(_trace(backend, text, prompt, spec, kind, num_choices, sampling, True, cancel))
-        if config.exit.vote_early_stop and _settled_vote(traces, config.max_traces - len(traces)):
+        return lambda lane, stop: _trace(lane, text, prompt, spec, kind, num_choices, sampling, True, stop)
+
+    def settled(traces: list[Trace]) -> bool:
+        return config.exit.vote_early_stop and _settled_vote(traces, config.max_traces - len(traces))
+
+    # The prompt once, in the backend's cache: every trace keeps it and runs only its last token (one forward of
+    # one token, batched or not, so the traces do not depend on how many run at once).
+    backend.prefill_reusing(prompt)
+    width = min(config.max_traces if parallel is None else parallel, config.max_traces)
+    lanes = backend.lanes(width) if width > 1 else None
+    if lanes is not None:
+        return lanes.run([job(i) for i in range(config.max_traces)], parallel=width, stop=settled, cancel=cancel)
+    traces: list[Trace] = []
+    for i in range(config.max_traces):
+        traces.append(job(i)(backend, cancel))  # a cancelled trace ends at its first token
+        if settled(traces) or (cancel is not None and cancel.is_set()):
             break
     return traces
 

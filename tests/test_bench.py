@@ -78,6 +78,26 @@ def test_bench_speed_report(tiny_artifacts, tmp_path):
     _pngs_embedded(folder, ["throughput.png"])
 
 
+def test_bench_speed_batch(tiny_artifacts, tmp_path):
+    pte = tiny_artifacts[Format.PTE, RecipeName.INT4]
+    onnx = tiny_artifacts[Format.ONNX, RecipeName.INT4]
+    proc = cli("bench", "speed", str(pte), str(onnx), "--peers", "none", "--batch", "1,3", "--threads", "1",
+               "--prompt-tokens", "16", "--gen-tokens", "6", "--rounds", "1", "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    folder = _report_folder(tmp_path)
+    results = json.loads((folder / "results.json").read_text())
+    rows = {r["system"]: r for r in results["summary"]}
+    assert set(rows) == {f"edgereason {pte.name} B=1", f"edgereason {onnx.name} B=1", f"edgereason {onnx.name} B=3"}
+    batched = rows[f"edgereason {onnx.name} B=3"]
+    assert batched["batch"] == 3 and batched["decode_tok_s"] == pytest.approx(3 * batched["per_seq_tok_s"])
+    steps = [r["token_ms"] for s in results["systems"] if s["batch"] == 3 for r in s["rounds"]]
+    assert steps and all(len(t) == 6 for t in steps)  # a step is all three sequences' tokens
+    assert "batch-1" in {s["peer"]: s["reason"] for s in results["skipped"]}[f"edgereason {pte.name} at B > 1"]
+    _pngs_embedded(folder, ["batch.png"])
+    assert_one_line_error(cli("bench", "speed", str(onnx), "--batch", "0", "-o", str(tmp_path)), 2,
+                          "--batch takes a comma list of positive integers")
+
+
 def test_bench_quality_report(tiny_artifacts, tmp_path, wikitext):
     fp32 = tiny_artifacts[Format.ONNX, RecipeName.FP32]
     int8 = tiny_artifacts[Format.PTE, RecipeName.INT8]

@@ -81,6 +81,8 @@ def speed(
     data: Annotated[Path | None, typer.Option(help="Text the prompt is cut from")] = None,
     hidden_cost: Annotated[bool, typer.Option(help="Also time each .onnx folder with its hidden-state output "
                                                    "unread (the probes' cost)")] = False,
+    batch: Annotated[str, typer.Option(help="Comma list of sequences decoded together, e.g. 1,2,4,8: the prompt "
+                                            "prefilled once, B tokens per step (.onnx folders and llama.cpp)")] = "1",
     output: Output = Path("bench-results"),
 ) -> None:
     """TTFT, prefill and decode tok/s, per-token latency, peak RSS and the bandwidth bound, with peers."""
@@ -96,11 +98,12 @@ def speed(
     peer_names = [] if peers.strip() == "none" else [p.strip() for p in peers.split(",") if p.strip()]
     if unknown := [p for p in peer_names if p not in PEERS]:
         raise UsageError(f"unknown peer '{unknown[0]}': use {', '.join(PEERS)} or none")
+    batches = _int_list(batch, "--batch")
     speed.check_folders(folders, prompt_tokens + gen_tokens + 1)
     _warn_if_busy(threads)
     facts = machine.facts(threads)
     with console.status("preparing systems (peer GGUF files are made once and cached)"):
-        systems, skipped, checkpoints = speed.plan(folders, peer_names, hidden_cost=hidden_cost)
+        systems, skipped, checkpoints = speed.plan(folders, peer_names, hidden_cost=hidden_cost, batches=batches)
         prompt_ids = speed.prompts(checkpoints, prompt_tokens, data or cache.data_dir() / "wikitext2_test_raw.txt")
         bandwidth = machine.memory_bandwidth(threads)
     for s in skipped:
@@ -127,6 +130,9 @@ def speed(
                Column("fraction_of_bound", "of BW bound", pct), Column("error", "error")]
     if not any(r.get("error") for r in rows):
         columns.pop()
+    if batches != [1]:
+        columns[3:3] = [Column("batch", "B")]
+        columns[5:5] = [Column("per_seq_tok_s", "per-seq tok/s", num(1))]
     title = (f"Speed: {prompt_tokens}-token prompt, {gen_tokens} decode steps, {threads} thread(s), "
              f"median of {rounds} rounds")
     report = Report(output, title, facts)
@@ -146,8 +152,11 @@ def speed(
     ok = [r for r in rows if not r.get("error")]
     if ok:
         report.figure("throughput.png", plots.throughput_bars(ok), "Prefill and decode throughput")
+    if ok and batches != [1]:
+        report.text("decode tok/s counts the tokens of all B sequences; per-seq tok/s is one sequence's rate.")
+        report.figure("batch.png", plots.batch_scaling(ok), "Aggregate decode tok/s against sequences per batch")
     path = report.publish({"kind": "speed", "threads": threads, "prompt_tokens": prompt_tokens,
-                           "gen_tokens": gen_tokens, "rounds": rounds, "bandwidth_gbs": bandwidth,
+                           "gen_tokens": gen_tokens, "rounds": rounds, "batches": batches, "bandwidth_gbs": bandwidth,
                            "systems": [{**speed.system_dict(r.system), "error": r.error, "rounds": r.rounds}
                                        for r in results],
                            "summary": rows, "skipped": skipped}, rows)
@@ -229,6 +238,9 @@ def reason(
                                                          "EDGEREASON_ESCALATE_API_KEY")] = None,
     escalate_model: EscalateModel = None,
     escalate_timeout: EscalateTimeout = DEFAULT_TIMEOUT_S,
+    parallel: Annotated[str | None, typer.Option(help="Comma list: vote traces decoded together in one batch on a "
+                                                      ".onnx artifact, each a vote row, e.g. 1,5 to time batched "
+                                                      "against one after another (default: all of them)")] = None,
     output: Output = Path("bench-results"),
     threads: Threads = None,
 ) -> None:
@@ -261,6 +273,7 @@ def reason(
         raise UsageError("--strategy needs at least one of greedy, early-exit, vote")
     if not modes:
         raise UsageError("--calculator needs at least one of off, check, compute")
+    widths: list[int | None] = [None] if parallel is None else _int_list(parallel, "--parallel")
     runs = [(s, m) for s in strategies for m in modes]
     for s, m in runs:  # every setting checked before the model loads
         _default_exits(given or default_spec(), s, max_traces, max_new_tokens, abort_threshold, m)
@@ -272,12 +285,13 @@ def reason(
                                                        digits=suite_digits if shots in ("task", "builtin") else None)
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     kind = problems[0].kind if problems else None
-    specs = []
+    specs = []  # (spec, vote traces at once)
     for s, m in runs:
         run_spec = _default_exits(solve_spec(model, given, s), s, max_traces, max_new_tokens, abort_threshold, m)
-        specs.append(run_spec.with_shots(kind, shot_turns) if shot_turns is not None and kind else run_spec)
-    max_traces = specs[0].config.max_traces  # the same for every run: the flag's, else the spec's
-    slow, slow_records = _ask_slow(slow, problems, specs[0]) if slow is not None else (None, None)
+        run_spec = run_spec.with_shots(kind, shot_turns) if shot_turns is not None and kind else run_spec
+        specs += [(run_spec, w) for w in (widths if run_spec.config.strategy is Strategy.VOTE else [None])]
+    max_traces = specs[0][0].config.max_traces  # the same for every run: the flag's, else the spec's
+    slow, slow_records = _ask_slow(slow, problems, specs[0][0]) if slow is not None else (None, None)
     cascades: dict = {}  # run name -> (bench.cascade.cascade's result, calibrated)
     facts = machine.facts(threads)
     results: dict = {"kind": "reason", "artifact": str(folder), "task": task, "n": len(problems),
@@ -285,9 +299,10 @@ def reason(
                      "strategies": {}}
     rows = []
     arrays: dict = {}  # the hidden states per run, for `bench transfer`'s probes
-    for run_spec in specs:
+    for run_spec, width in specs:
         config, calibrator = run_spec.config, run_spec.calibrator
-        name = config.strategy.value + ("" if len(modes) == 1 else f" {config.calculator.value}")
+        name = (config.strategy.value + ("" if len(modes) == 1 else f" {config.calculator.value}")
+                + ("" if width is None or len(widths) == 1 else f" parallel {width}"))
         bar, job = _problems_progress(name, len(problems))
         correct: list[bool] = []
 
@@ -296,7 +311,7 @@ def reason(
             bar.update(job, advance=1, acc=f"accuracy {np.mean(correct):.2f}")
 
         with bar:
-            records = run_problems(model, problems, run_spec, on_record=advance)
+            records = run_problems(model, problems, run_spec, on_record=advance, parallel=width)
         summary, csv_extra = summarize(records), {}
         if slow_records is not None:
             attach_slow(records, slow_records)  # the slow answers go into this run's records, then its cascade
@@ -305,7 +320,7 @@ def reason(
             csv_extra = {f"cascade_{k}": v for k, v in cascades[name][0]["summary"].items()}
         results["strategies"][name] = {
             "summary": summary, "calibrated": calibrator is not None, "strategy": config.strategy.value,
-            "calculator": config.calculator.value, "records": [record_json(r) for r in records]}
+            "calculator": config.calculator.value, "parallel": width, "records": [record_json(r) for r in records]}
         arrays |= {f"{name}/{state}": rows for state, rows in state_arrays(records).items()}
         rows.append({"strategy": name, "base_strategy": config.strategy.value, "calculator": config.calculator.value,
                      "calibrated": "yes" if calibrator else "no", **summary, **csv_extra})
@@ -325,6 +340,9 @@ def reason(
     report.table("Results", rows, columns)
     report.text("tokens saved: early-exit against greedy, vote against running all "
                 f"{max_traces} traces to the greedy length; probe tokens are counted as spent.")
+    same = _same_across_widths(results["strategies"])
+    if same:
+        report.text(same)
     series = {name: (np.array([r["p_correct"] for r in s["records"]]),
                      np.array([float(r["correct"]) for r in s["records"]]))
               for name, s in results["strategies"].items()}
@@ -337,15 +355,45 @@ def reason(
     if slow_records is not None:
         cascade_rows, cascade_columns, verdicts = _cascade_report(report, results, cascades, slow, slow_records)
     path = report.publish(results, rows)
-    shown = {"strategy", "accuracy", "tokens_per_problem", "tool_tokens_per_problem", "wrong_with_arith_error",
-             "checker_share", "ece", "auroc", "selective_acc_50"}  # what fits a terminal; report.md has all
+    shown = {"strategy", "accuracy", "tokens_per_problem", "seconds_per_problem", "tool_tokens_per_problem",
+             "wrong_with_arith_error", "checker_share", "ece", "auroc",
+             "selective_acc_50"}  # what fits a terminal; report.md has all
     _print_table(title, rows, [c for c in columns if c.key in shown])
     if slow_records is not None:
         _print_table(f"Cascade: {folder.name} → {slow.model or 'slow path'} at {slow.base}", cascade_rows,
                      cascade_columns)
         for line in verdicts:
             out.print(line, soft_wrap=True, markup=False)
+    if same:
+        out.print(same, soft_wrap=True, markup=False)
     out.print(f"report: {path / 'report.md'}")
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    """A comma list of positive integers, without repeats, in the order given."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise UsageError(f"{flag} takes a comma list of positive integers, got {text!r}")
+    return list(dict.fromkeys(values))
+
+
+def _same_across_widths(strategies: dict) -> str | None:
+    """One line per group of vote rows that differ only in --parallel: do their problems get the same answers?"""
+    groups: dict[tuple, list[str]] = {}
+    for name, s in strategies.items():
+        if s.get("parallel") is not None:
+            groups.setdefault((s["strategy"], s["calculator"]), []).append(name)
+    lines = []
+    for names in (g for g in groups.values() if len(g) > 1):
+        answers = [[(r["answer"], r["traces"], r["tokens"]) for r in strategies[n]["records"]] for n in names]
+        same = sum(all(a[i] == answers[0][i] for a in answers) for i in range(len(answers[0])))
+        secs = [strategies[n]["summary"]["seconds_per_problem"] for n in names]
+        lines.append(f"{' / '.join(names)}: the same answer, traces and tokens on {same} of {len(answers[0])} "
+                     "problems; seconds per problem " + " / ".join(f"{s:.2f}" for s in secs))
+    return "\n".join(lines) or None
 
 
 def _ask_slow(slow, problems, spec) -> tuple:

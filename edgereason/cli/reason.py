@@ -264,6 +264,9 @@ def slow_path(url: str | None, model: str | None, timeout: float, max_tokens: in
                                    "timeout": "--escalate-timeout", "max_tokens": "--max-new-tokens"})) from None
 
 
+Parallel = Annotated[int | None, typer.Option(help="Vote traces decoded together in one batch on a .onnx artifact "
+                                                   "(default: all of them; 1: one after another). The traces are "
+                                                   "the same either way, only the time differs")]
 Digits = Annotated[str | None, typer.Option(help="Built-in suite only: numbers of LO-HI digits (e.g. 2-4), where "
                                                  "arithmetic slips show; a seed space of its own")]
 
@@ -316,6 +319,7 @@ def solve(
     escalate_to: EscalateTo = None,
     escalate_model: EscalateModel = None,
     escalate_timeout: EscalateTimeout = DEFAULT_TIMEOUT_S,
+    parallel: Parallel = None,
     threads: Threads = None,
 ) -> None:
     """Answer a reasoning question: answer, P(correct), accept/escalate and why, traces, tokens, time.
@@ -343,6 +347,7 @@ def solve(
         raise UsageError(f"give 2 to {MAX_CHOICES} --choice options, got {len(choices)}")
     if choices and any(not c.strip() for c in choices):
         raise UsageError("a --choice is empty: give each option some text")
+    positive(parallel, "--parallel")
     given = spec_option(spec)
     overrides = dict(max_traces=max_traces, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                      seed=seed, abort=abort, abort_threshold=abort_threshold, probe=probe,
@@ -365,7 +370,7 @@ def solve(
     status = f"solving ({config.strategy.value})" + (f"; escalating to {slow.base} if needed" if slow else "")
     with console.status(status):
         cascade = solve_with_escalation(model.backend, model.text, text_in, slow=slow, spec=chosen, kind=kind,
-                                        choices=shown)
+                                        choices=shown, parallel=parallel)
     if cascade.failed:
         console.print(f"[yellow]warning:[/yellow] slow path unavailable ({escape(cascade.slow_error)}): the fast "
                       "answer is kept", soft_wrap=True)

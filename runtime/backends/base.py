@@ -7,10 +7,14 @@ tokens into logits, so every backend gets them for free.
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edgereason.errors import UsageError
+
+if TYPE_CHECKING:
+    from ..lanes import Lanes
 
 
 class ContextOverflowError(UsageError):
@@ -123,6 +127,11 @@ class Backend(ABC):
         logits = [self.prefill(tokens[:1])]
         logits += [self.step(t) for t in tokens[1:]]
         return np.stack(logits)
+
+    def lanes(self, count: int) -> "Lanes | None":
+        """`count` sequences decoded together on this model (`runtime.lanes`), or None: this backend decodes its
+        traces one after another."""
+        return None
 
     def check_room(self, num_new: int) -> None:
         if self.position + num_new > self.info.max_seq_len:
