@@ -81,13 +81,17 @@ def test_bench_speed_report(tiny_artifacts, tmp_path):
 def test_bench_speed_batch(tiny_artifacts, tmp_path):
     pte = tiny_artifacts[Format.PTE, RecipeName.INT4]
     onnx = tiny_artifacts[Format.ONNX, RecipeName.INT4]
-    proc = cli("bench", "speed", str(pte), str(onnx), "--peers", "none", "--batch", "1,3", "--threads", "1",
-               "--prompt-tokens", "16", "--gen-tokens", "6", "--rounds", "1", "-o", str(tmp_path))
+    llama = importlib.util.find_spec("llama_cpp") is not None  # the peer, where it is built
+    proc = cli("bench", "speed", str(pte), str(onnx), "--peers", "llama.cpp" if llama else "none", "--batch", "1,3",
+               "--threads", "1", "--prompt-tokens", "16", "--gen-tokens", "6", "--rounds", "1", "-o", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     folder = _report_folder(tmp_path)
     results = json.loads((folder / "results.json").read_text())
     rows = {r["system"]: r for r in results["summary"]}
-    assert set(rows) == {f"edgereason {pte.name} B=1", f"edgereason {onnx.name} B=1", f"edgereason {onnx.name} B=3"}
+    expected = {f"edgereason {pte.name} B=1", f"edgereason {onnx.name} B=1", f"edgereason {onnx.name} B=3"}
+    if llama:
+        expected |= {f"llama.cpp tiny-random-{q} B={b}" for q in ("Q4_0", "Q8_0") for b in (1, 3)}
+    assert set(rows) == expected and not any(r.get("error") for r in rows.values())
     batched = rows[f"edgereason {onnx.name} B=3"]
     assert batched["batch"] == 3 and batched["decode_tok_s"] == pytest.approx(3 * batched["per_seq_tok_s"])
     steps = [r["token_ms"] for s in results["systems"] if s["batch"] == 3 for r in s["rounds"]]
