@@ -9,8 +9,8 @@
 namespace edgereason {
 
 void Session::check_room(size_t num_new) const {
-  if (position_ + num_new > static_cast<size_t>(max_seq_len_))
-    throw UsageError(std::to_string(position_) + " cached + " + std::to_string(num_new) +
+  if (!has_room(num_new))
+    throw UsageError(std::to_string(position()) + " cached + " + std::to_string(num_new) +
                      " new tokens exceed the context of " + std::to_string(max_seq_len_) +
                      ": shorten the prompt or lower --max-new-tokens, or re-export with a larger --max-seq-len");
 }
@@ -28,20 +28,32 @@ std::vector<float> Session::prefill(const std::vector<int64_t>& tokens) {
     if (t < 0 || t >= vocab_)
       throw UsageError("token id " + std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(vocab_) + ")");
   check_room(tokens.size());
-  auto logits = checked(backend_.forward(tokens, position_));
-  position_ += static_cast<int>(tokens.size());
+  auto logits = checked(backend_.forward(tokens, position()));
+  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
   return logits;
 }
 
+size_t Session::reusable(const std::vector<int64_t>& tokens) const {
+  const size_t common = static_cast<size_t>(
+      std::mismatch(tokens_.begin(), tokens_.end(), tokens.begin(), tokens.end()).first - tokens_.begin());
+  return std::min(common, tokens.empty() ? 0 : tokens.size() - 1);
+}
+
+std::vector<float> Session::prefill_reusing(const std::vector<int64_t>& tokens) {
+  const size_t keep = reusable(tokens);
+  rewind(static_cast<int>(keep));
+  return prefill({tokens.begin() + static_cast<std::ptrdiff_t>(keep), tokens.end()});
+}
+
 void Session::rewind(int position) {
-  if (position < 0 || position > position_) throw std::logic_error("rewind past the cached tokens");
-  position_ = position;
+  if (position < 0 || position > this->position()) throw std::logic_error("rewind past the cached tokens");
+  tokens_.resize(static_cast<size_t>(position));
 }
 
 std::vector<float> Session::step(int token) {
   check_room(1);
-  auto logits = checked(backend_.forward({token}, position_));
-  position_ += 1;
+  auto logits = checked(backend_.forward({token}, position()));
+  tokens_.push_back(token);
   return logits;
 }
 
@@ -83,8 +95,12 @@ Timings generate(Session& session, const std::vector<int64_t>& prompt, Sampler& 
   Timings timings;
   timings.prompt_tokens = static_cast<int>(prompt.size());
   const auto start = Clock::now();
-  std::vector<float> logits = session.prefill(prompt);
+  timings.prefilled_tokens = static_cast<int>(prompt.size() - session.reusable(prompt));
+  std::vector<float> logits = session.prefill_reusing(prompt);
   timings.prefill_ms = ms_since(start);
+  // Read now, as runtime/generate.py does: an exit policy's probe runs the backend before the next step.
+  auto hidden = [&] { return options.hidden ? session.hidden() : std::vector<float>{}; };
+  std::vector<float> state = hidden();
   const auto decode_start = Clock::now();
   for (int index = 0; index < options.max_new_tokens;) {
     if (options.on_logits) options.on_logits(logits);
@@ -98,6 +114,7 @@ Timings generate(Session& session, const std::vector<int64_t>& prompt, Sampler& 
       if (tool_steps(tools, index, start, options, timings, on_step)) break;
       index += static_cast<int>(tools.size());
       logits = session.prefill({tools.begin(), tools.end()});
+      state = hidden();
       continue;
     }
     Step step{};
@@ -106,6 +123,7 @@ Timings generate(Session& session, const std::vector<int64_t>& prompt, Sampler& 
     step.signals = step_signals(logits.data(), logits.size(), step.token_id);
     step.group_conf = trace.update(step.signals);
     step.elapsed_ms = ms_since(start);
+    step.hidden = std::move(state);
     timings.generated_tokens = index + 1;
     if (options.arithmetic) options.arithmetic->push(token);
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), step.token_id) != options.stop_ids.end()) {
@@ -121,6 +139,7 @@ Timings generate(Session& session, const std::vector<int64_t>& prompt, Sampler& 
     on_step(step);
     if (last) break;
     logits = session.step(step.token_id);
+    state = hidden();
     ++index;
   }
   timings.decode_ms = ms_since(decode_start);

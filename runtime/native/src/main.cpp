@@ -9,11 +9,13 @@
 //   edgereason-run FOLDER --encode-file LINES.jsonl   (tokenizer check: ids + round trip per line)
 //
 // Defaults come from the solve spec (spec.h): the compiled-in edgereason/specs/solve.json, or --spec FILE, whose
-// strategy then also decides the sampling and which early exits are on; a flag given overrides the spec.
+// strategy then also decides the sampling and which early exits are on; a flag given overrides the spec. With --spec
+// the summary also has the solve's answer, features, P(correct), P(IK) and decision (reason.h).
 //
 // Exit codes: 0 ok, 2 the user's mistake (flag, path, file), 1 an internal failure.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -34,6 +36,7 @@
 #include "generate.h"
 #include "manifest.h"
 #include "policies.h"
+#include "reason.h"
 #include "sampler.h"
 #include "signals.h"
 #include "spec.h"
@@ -87,6 +90,7 @@ struct Settings {
   bool arith_abort = false;  // the spec's settings.exit.arith_abort
   er::Calculator calculator = er::Calculator::Off;
   bool calculator_given = false;
+  bool decide = false;  // --spec, one trace's solve: score it as `edgereason solve` does (not a vote of several)
   std::string note;  // said on stderr once every check has passed
 };
 
@@ -192,7 +196,8 @@ Settings resolve(const Options& o) {
   if (vote)
     s.note = "note: " + o.spec_file + " votes over " + std::to_string(spec.max_traces) + " traces; edgereason-run "
              "decodes one, the vote's first (seed " + std::to_string(o.seed.value_or(spec.sampling.seed)) +
-             "), and does not vote";
+             "), and does not vote" + (spec.max_traces > 1 ? ": no P(correct) or decision" : "");
+  s.decide = s.spec && !(vote && spec.max_traces > 1);
   s.max_new_tokens = o.max_new_tokens.value_or(spec.max_new_tokens);
   if (vote) s.sampling = spec.sampling;  // else greedy, as SamplingConfig's defaults
   if (o.temperature) s.sampling.temperature = *o.temperature;
@@ -311,6 +316,19 @@ void add_arithmetic(json& summary, const er::ArithmeticChecker* checker, int too
   summary["statements"] = statements;
 }
 
+// The solve's part of the summary, under runtime/reason.py SolveResult's names.
+void add_solve(json& summary, const er::Solve& solve, const std::string& strategy) {
+  summary["answer"] = solve.answer ? json(*solve.answer) : json(nullptr);
+  summary["p_correct"] = solve.p_correct;
+  summary["calibrated"] = solve.calibrated;
+  summary["decision"] = solve.decision;
+  summary["reasons"] = solve.reasons;
+  summary["strategy"] = strategy;
+  summary["features"] = solve.features;
+  summary["p_ik"] = solve.p_ik ? json(*solve.p_ik) : json(nullptr);
+  summary["routed"] = solve.routed;
+}
+
 int run(const Options& o) {
   const Settings settings = resolve(o);
   er::Manifest manifest = er::read_manifest(o.folder, o.verify_sha256);
@@ -347,11 +365,36 @@ int run(const Options& o) {
   if (settings.arith_abort && !tokenizer)
     throw er::UsageError(manifest.folder + " has no tokenizer: the spec's settings.exit.arith_abort reads text: set it "
                          "false in the spec");
+  const bool scoring = settings.decide && tokenizer;  // the answer is read from the text
   if (!settings.note.empty()) std::cerr << settings.note << "\n";
+  if (settings.decide && !tokenizer)
+    std::cerr << "note: " << manifest.folder << " has no tokenizer: no answer is read, so no P(correct) or decision\n";
   const auto load_start = std::chrono::steady_clock::now();
   std::unique_ptr<er::Backend> backend = er::make_backend(manifest, o.threads);
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start).count();
   er::Session session(*backend, manifest.max_seq_len, manifest.vocab_size);
+  const er::Calibrator* calibrator = scoring && settings.spec->calibrator ? &*settings.spec->calibrator : nullptr;
+  // No hidden-state output (an older export) for the probes: refused before decoding, with the line Python's solve
+  // gives (it asks P(IK) first, then every probe in the file's order); both throw on the missing state.
+  if (calibrator && !backend->has_hidden()) {
+    if (calibrator->has_p_ik()) calibrator->p_ik({});
+    calibrator->probe_features({}, {});
+  }
+  // P(IK) before decoding (runtime/reason.py _prompt_state): the trace then reuses the prefilled prompt.
+  std::optional<double> p_ik;
+  if (calibrator && calibrator->has_p_ik()) {
+    session.prefill_reusing(prompt);
+    p_ik = calibrator->p_ik(er::State(session.hidden().begin(), session.hidden().end()));
+  }
+  json summary = {{"format", manifest.format}, {"prompt_tokens", prompt.size()}, {"load_ms", load_ms},
+                  {"threads", o.threads}};
+  if (o.tokens.empty()) summary["prompt_ids"] = prompt;  // the runner encoded them: show what it fed
+  if (const std::optional<er::Solve> routed = scoring ? er::route(*settings.spec, p_ik) : std::nullopt) {
+    summary.update({{"generated_tokens", 0}, {"finish_reason", nullptr}, {"peak_rss_bytes", peak_rss_bytes()}});
+    add_solve(summary, *routed, settings.spec->strategy);
+    std::cout << json{{"summary", summary}}.dump() << "\n";
+    return 0;
+  }
   er::Sampler sampler(settings.sampling);
   er::TraceConfidence trace(settings.window);
   std::unique_ptr<er::AnswerProbe> probe =
@@ -363,14 +406,22 @@ int run(const Options& o) {
   er::GenerateOptions options;
   options.max_new_tokens = settings.max_new_tokens;
   options.arithmetic = checker.get();
+  options.hidden = calibrator && !calibrator->probes.empty();
   if (!o.ignore_eos) options.stop_ids = manifest.eos_ids;
+  er::Trace solved;  // what the decision reads
+  bool low_confidence = false;
+  std::optional<std::string> false_statement;
   // In runtime/reason.py's order: the first policy that fires decides, and the later ones are not asked (the
-  // probe keeps state).
+  // probe keeps state). A fired abort is remembered as Python's policies remember it (fired_at), tool steps too.
   options.exit_policy = [&](const er::Step& s) {
     er::Verdicts v;
     v.group_abort = settings.abort_threshold && er::GroupConfidenceAbort{*settings.abort_threshold}(s.group_conf);
     if (settings.arith_abort && !v.group_abort) v.arith_abort = er::arith_abort(*checker);
     if (probe && !v.group_abort && !v.arith_abort) std::tie(v.stated_answer, v.settled_answer) = (*probe)(s);
+    low_confidence = low_confidence || v.group_abort;
+    if (v.arith_abort)
+      false_statement = std::find_if(checker->statements.begin(), checker->statements.end(),
+                                     [](const er::Statement& st) { return !st.right; })->text;
     return v;
   };
   std::ofstream dump;
@@ -389,35 +440,45 @@ int run(const Options& o) {
     last_ms = s.elapsed_ms;
     finish = s.finish_reason;
     tool_tokens += s.tool;
+    if (scoring) solved.steps.push_back(s);
     std::cout << step_line(s, tokenizer.get()) << "\n" << std::flush;
   });
   er::TraceConfidence::Summary trace_summary = trace.summary();
-  json summary = {
-      {"format", manifest.format},
-      {"prompt_tokens", t.prompt_tokens},
+  summary.update({
       {"generated_tokens", t.generated_tokens},
       {"finish_reason", finish},
       {"ttft_ms", first_ms},
-      {"prefill_tps", t.prompt_tokens / (t.prefill_ms / 1e3)},
+      {"prefill_tps", t.prefilled_tokens / (t.prefill_ms / 1e3)},
       // Steps after the first token over their time, as the Python bench measures decode.
       {"decode_tps", t.generated_tokens > 1 ? (t.generated_tokens - 1) / ((last_ms - first_ms) / 1e3) : 0.0},
-      {"load_ms", load_ms},
       {"peak_rss_bytes", peak_rss_bytes()},
-      {"threads", o.threads},
       {"trace",
        {{"mean_conf", trace_summary.mean_conf},
         {"lowest_group_conf", trace_summary.lowest_group_conf},
         {"bottom10_group_conf", trace_summary.bottom10_group_conf},
         {"tail_conf", trace_summary.tail_conf},
         {"mean_logprob", trace_summary.mean_logprob},
-        {"min_logprob", trace_summary.min_logprob}}}};
-  if (o.tokens.empty()) summary["prompt_ids"] = prompt;  // the runner encoded them: show what it fed
+        {"min_logprob", trace_summary.min_logprob}}}});
   add_arithmetic(summary, checker.get(), tool_tokens);
   if (probe)
     summary["probe"] = {{"num_probes", probe->num_probes},
                         {"probe_tokens", probe->probe_tokens},
                         {"settled_answer", probe->settled_answer ? json(*probe->settled_answer) : json(nullptr)},
                         {"settled_conf", probe->settled_conf}};
+  if (scoring) {
+    solved.confidence = trace_summary;
+    if (checker) solved.arithmetic = checker->features();
+    solved.abort_reason = low_confidence    ? std::optional<std::string>("low confidence")
+                          : false_statement ? "a false statement (" + *false_statement + ")"
+                                            : std::optional<std::string>();
+    if (probe && probe->settled_answer) {
+      solved.settled_answer = probe->settled_answer;
+      solved.settled_conf = probe->settled_conf;
+    }
+    add_solve(summary, er::decide(solved, *tokenizer, settings.probe_config.kind, settings.probe_config.num_choices,
+                                  *settings.spec, p_ik),
+              settings.spec->strategy);
+  }
   std::cout << json{{"summary", summary}}.dump() << "\n";
   return 0;
 }

@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "calibrator.h"
 #include "errors.h"
 #include "manifest.h"
 
@@ -80,6 +82,14 @@ class OnnxBackend final : public Backend {
     check(ort().CreateSession(env_.ptr, file.c_str(), options_.ptr, &session_.ptr), ("loading " + file).c_str());
     check(ort().CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &memory_.ptr), "creating memory info");
     check_vocab(manifest);
+    // Older artifacts have no hidden-state output: the runner then runs without (a calibrator's probes refuse).
+    if (const auto dims = output_dims(hidden_output())) {
+      if (dims->size() != 3 || (*dims)[2] <= 0)
+        throw UsageError(manifest.model_file() + "'s " + hidden_output() + " output is not [batch, sequence, H]: "
+                         "re-export the onnx artifact");
+      has_hidden_ = true;
+      hidden_size_ = (*dims)[2];
+    }
     allocate_cache();
   }
 
@@ -99,7 +109,16 @@ class OnnxBackend final : public Backend {
     check(ort().BindInput(binding_.ptr, "input_ids", ids_value.ptr), "binding input_ids");
     check(ort().BindInput(binding_.ptr, "attention_mask", mask_value.ptr), "binding attention_mask");
     check(ort().BindOutput(binding_.ptr, "logits", logits_value.ptr), "binding logits");
+    std::vector<float> hidden(static_cast<size_t>(has_hidden_ ? T * hidden_size_ : 0));
+    const int64_t hidden_shape[3] = {1, T, hidden_size_};  // [1, T, H]
+    Value hidden_value;
+    if (has_hidden_) {
+      tensor(hidden.data(), hidden.size() * sizeof(float), hidden_shape, 3, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT,
+             hidden_value);
+      check(ort().BindOutput(binding_.ptr, hidden_output().c_str(), hidden_value.ptr), "binding the hidden state");
+    }
     check(ort().RunWithBinding(session_.ptr, nullptr, binding_.ptr), "running the model");
+    hidden_.assign(hidden.end() - (has_hidden_ ? hidden_size_ : 0), hidden.end());  // the last position's
     return std::vector<float>(logits.end() - vocab_, logits.end());
   }
 
@@ -109,9 +128,8 @@ class OnnxBackend final : public Backend {
           "creating a tensor");
   }
 
-  // The graph's logits are [batch, sequence, V] with V fixed: a manifest that disagrees describes
-  // another model.
-  void check_vocab(const Manifest& manifest) {
+  // The graph's output `wanted`'s dims (a symbolic one is -1), or nullopt when it has none of that name.
+  std::optional<std::vector<int64_t>> output_dims(const std::string& wanted) {
     size_t count = 0;
     check(ort().SessionGetOutputCount(session_.ptr, &count), "reading the outputs");
     OrtAllocator* allocator = nullptr;
@@ -119,25 +137,38 @@ class OnnxBackend final : public Backend {
     for (size_t i = 0; i < count; ++i) {
       char* name = nullptr;
       check(ort().SessionGetOutputName(session_.ptr, i, allocator, &name), "reading an output name");
-      bool is_logits = std::string(name) == "logits";
+      const bool found = name == wanted;
       check(ort().AllocatorFree(allocator, name), "freeing an output name");
-      if (!is_logits) continue;
+      if (!found) continue;
       OrtTypeInfo* type = nullptr;
-      check(ort().SessionGetOutputTypeInfo(session_.ptr, i, &type), "reading the logits type");
+      check(ort().SessionGetOutputTypeInfo(session_.ptr, i, &type), "reading an output's type");
       const OrtTensorTypeAndShapeInfo* info = nullptr;
       size_t rank = 0;
-      check(ort().CastTypeInfoToTensorInfo(type, &info), "reading the logits shape");
-      check(ort().GetDimensionsCount(info, &rank), "reading the logits rank");
+      check(ort().CastTypeInfoToTensorInfo(type, &info), "reading an output's shape");
+      check(ort().GetDimensionsCount(info, &rank), "reading an output's rank");
       std::vector<int64_t> dims(rank);
-      check(ort().GetDimensions(info, dims.data(), rank), "reading the logits dims");
+      check(ort().GetDimensions(info, dims.data(), rank), "reading an output's dims");
       ort().ReleaseTypeInfo(type);
-      if (rank == 3 && dims[2] > 0 && dims[2] != vocab_)
-        throw UsageError("the model returns " + std::to_string(dims[2]) + " logits but manifest arch.vocab_size is " +
-                         std::to_string(manifest.vocab_size) +
-                         ": the manifest does not describe this model; re-export the artifact");
-      return;
+      return dims;
     }
-    throw UsageError(manifest.model_file() + " has no 'logits' output: re-export the onnx artifact");
+    return std::nullopt;
+  }
+
+  // The graph's logits are [batch, sequence, V] with V fixed: a manifest that disagrees describes
+  // another model.
+  void check_vocab(const Manifest& manifest) {
+    const auto dims = output_dims("logits");
+    if (!dims) throw UsageError(manifest.model_file() + " has no 'logits' output: re-export the onnx artifact");
+    if (dims->size() == 3 && (*dims)[2] > 0 && (*dims)[2] != vocab_)
+      throw UsageError("the model returns " + std::to_string((*dims)[2]) + " logits but manifest arch.vocab_size is " +
+                       std::to_string(manifest.vocab_size) +
+                       ": the manifest does not describe this model; re-export the artifact");
+  }
+
+  // The graph output with the probes' hidden state (edgereason/specs/probes.json onnx_output).
+  static const std::string& hidden_output() {
+    static const std::string name = probes_spec().at("onnx_output").get<std::string>();
+    return name;
   }
 
   // One [1, KV, max_seq_len, D] buffer per layer and per K/V, bound as both the past input and the
@@ -162,7 +193,7 @@ class OnnxBackend final : public Backend {
 
   int64_t max_seq_len_, vocab_;
   int num_layers_ = 0;
-  int64_t num_kv_heads_ = 0, head_dim_ = 0;
+  int64_t num_kv_heads_ = 0, head_dim_ = 0, hidden_size_ = 0;
   std::vector<std::pair<std::string, std::string>> past_, present_;
   Owned<OrtEnv, release_env> env_;
   Owned<OrtSessionOptions, release_options> options_;

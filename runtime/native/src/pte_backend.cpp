@@ -67,6 +67,7 @@ class PteBackend final : public Backend {
       throw std::runtime_error("loading method '" + manifest.method + "' of " + file + " failed (" +
                                error_name(loaded.error()) + "; a missing operator or backend is logged above)");
     method_.emplace(std::move(loaded.get()));
+    has_hidden_ = method_->outputs_size() > 1;  // the probes' hidden state, [1, H]; older artifacts: logits only
   }
 
   std::vector<float> forward(const std::vector<int64_t>& tokens, int64_t position) override {
@@ -90,15 +91,21 @@ class PteBackend final : public Backend {
       temp_allocator_.reset();
       logits = &method_->get_output(0);
     }
-    if (!logits->isTensor()) throw std::runtime_error("the program's output 0 is not a tensor");
-    const Tensor out = logits->toTensor();  // [1, V]
-    if (out.scalar_type() != ScalarType::Float) throw std::runtime_error("the program's logits are not float32");
-    const float* data = out.const_data_ptr<float>();
-    // Copied: the output aliases the program's buffer, which the next call overwrites.
-    return std::vector<float>(data + out.numel() - out.size(out.dim() - 1), data + out.numel());
+    if (has_hidden_) hidden_ = last_row(method_->get_output(1), "hidden state");  // [1, H]
+    return last_row(*logits, "logits");  // [1, V]
   }
 
  private:
+  // The last row of a float32 output, copied: the output aliases the program's buffer, which the next call
+  // overwrites.
+  static std::vector<float> last_row(const EValue& value, const std::string& what) {
+    if (!value.isTensor()) throw std::runtime_error("the program's " + what + " output is not a tensor");
+    const Tensor out = value.toTensor();
+    if (out.scalar_type() != ScalarType::Float) throw std::runtime_error("the program's " + what + " is not float32");
+    const float* data = out.const_data_ptr<float>();
+    return std::vector<float>(data + out.numel() - out.size(out.dim() - 1), data + out.numel());
+  }
+
   static void check(Error e, const char* what) {
     if (e != Error::Ok) throw std::runtime_error(std::string(what) + " failed (" + error_name(e) + ")");
   }

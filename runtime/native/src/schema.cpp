@@ -200,12 +200,17 @@ Json read_json(const std::string& path, const std::string& what, const std::stri
   size_t bad = invalid_utf8(text);
   if (bad != std::string::npos)
     throw UsageError(path + " is not UTF-8 text (byte " + std::to_string(bad) + "), not " + what + ": " + fix);
+  return parse_document(text, path, what, fix);
+}
+
+Json parse_document(const std::string& text, const std::string& label, const std::string& what,
+                    const std::string& fix) {
   try {
     return parse_strict(text);
   } catch (const std::invalid_argument& e) {
-    throw UsageError(path + " is not valid JSON (" + first_chars(e.what(), 120) + "): " + fix);
+    throw UsageError(label + " is not valid JSON (" + first_chars(e.what(), 120) + "): " + fix);
   } catch (const std::length_error&) {
-    throw UsageError(path + " is nested too deeply to be " + what + ": " + fix);
+    throw UsageError(label + " is nested too deeply to be " + what + ": " + fix);
   }
 }
 

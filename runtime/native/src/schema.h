@@ -25,6 +25,10 @@ Json parse_strict(const std::string& text);
 // edgereason.schema.read_json: reads and parses `path`; throws UsageError naming the file, `what` it should
 // be and the `fix`.
 Json read_json(const std::string& path, const std::string& what, const std::string& fix);
+// edgereason.schema.parse_document: parse_strict, with one line naming `label`, `what` it should be and the `fix`
+// for text that is not strict JSON.
+Json parse_document(const std::string& text, const std::string& label, const std::string& what,
+                    const std::string& fix);
 
 class Schema {
  public:
@@ -48,6 +52,9 @@ std::string dumps(const Json& x);
 
 // The schemas' "integer": a number written without fraction or exponent (2.0 and 1e15 are not), any size.
 bool is_integer(const Json& x);
+
+// Python's repr() of a string with nothing to escape (the schemas' patterns and enums, feature names): 'text'.
+inline std::string repr(const std::string& s) { return "'" + s + "'"; }
 
 // The first `n` code points of UTF-8 `text` (Python's text[:n]).
 std::string first_chars(const std::string& text, size_t n);

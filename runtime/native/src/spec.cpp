@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <set>
 
 #include "errors.h"
 #include "manifest.h"
@@ -12,7 +11,7 @@
 namespace edgereason {
 namespace {
 
-const char* const kFix = "run `edgereason calibrate` again";  // runtime/spec.py SPEC_FIX, calibrate.py CALIBRATOR_FIX
+const char* const kFix = kCalibratorFix;  // runtime/spec.py SPEC_FIX is calibrate.py's CALIBRATOR_FIX
 
 // The compiled-in default as parsed JSON, unchecked: what "this runtime's" letters and trace features are (as
 // runtime/answers.py and reason.py take them from the same file). default_spec() checks it against them.
@@ -25,9 +24,6 @@ const std::vector<std::string>& trace_features() {
   static const auto features = compiled_default().at("features").get<std::vector<std::string>>();
   return features;
 }
-
-// Python's repr() of the strings these messages show: the schema's patterns and enums leave nothing to escape.
-std::string repr(const std::string& s) { return "'" + s + "'"; }
 
 std::string joined(const std::vector<std::string>& parts, const std::string& sep) {
   std::string out;
@@ -69,71 +65,6 @@ const SolveSpec& default_spec() {
   return spec;
 }
 
-CalibratorInfo check_calibrator(const Json& data, const std::string& label) {
-  static const Schema schema(Json::parse(kCalibratorSchema));
-  static const Json probe_features = Json::parse(kProbesSpec).at("features");  // feature -> the state it reads
-  schema.validate(data, label, kFix);
-  auto bad = [&](const std::string& field, const std::string& problem) {
-    return UsageError(label + ": " + field + ": " + problem + ": " + kFix);
-  };
-  CalibratorInfo c{data.at("artifact_sha256").get<std::string>(), data.at("strategy").get<std::string>(),
-                   data.at("features").get<std::vector<std::string>>()};
-  const size_t n = c.features.size();
-  if (std::set<std::string>(c.features.begin(), c.features.end()).size() != n)
-    throw bad("features", "a feature repeats");
-  for (const char* name : {"mean", "scale", "weights"})
-    if (data.at(name).size() != n)
-      throw bad(name, std::to_string(data.at(name).size()) + " values for " + std::to_string(n) + " features");
-  const Json none = Json::array(), no_probes = Json::object();
-  const Json& iso_x = data.contains("isotonic_x") ? data.at("isotonic_x") : none;
-  const Json& iso_y = data.contains("isotonic_y") ? data.at("isotonic_y") : none;
-  if (iso_y.size() != iso_x.size())
-    throw bad("isotonic_y", std::to_string(iso_y.size()) + " values, must be as long as isotonic_x (" +
-                                std::to_string(iso_x.size()) + ")");
-  for (size_t i = 1; i < iso_x.size(); ++i)
-    if (iso_x[i].get<double>() < iso_x[i - 1].get<double>()) throw bad("isotonic_x", "values must be non-decreasing");
-  const Json& probes = data.contains("probes") ? data.at("probes") : no_probes;
-  for (const auto& name : c.features)
-    if (probe_features.contains(name) && !probes.contains(name)) throw bad("probes", "feature " + name + " has no probe");
-  std::set<size_t> sizes;
-  for (const auto& [name, probe] : probes.items()) {
-    if (std::find(c.features.begin(), c.features.end(), name) == c.features.end())
-      throw bad("probes." + name, "a probe for a feature the calibrator does not read");
-    sizes.insert(probe.at("weights").size());
-  }
-  if (sizes.size() > 1) {
-    std::string listed;
-    for (size_t s : sizes) listed += (listed.empty() ? "" : ", ") + std::to_string(s);
-    throw bad("probes", "the probes read states of different sizes [" + listed + "]");
-  }
-  for (const auto& [name, probe] : probes.items()) {  // runtime/probes.py check_probe
-    const size_t weights = probe.at("weights").size();
-    for (const char* key : {"mean", "scale"})
-      if (probe.at(key).size() != weights)
-        throw bad("probes." + name + "." + key, std::to_string(probe.at(key).size()) + " values for " +
-                                                    std::to_string(weights) + " weights");
-    const std::string state = probe.at("state"), wanted = probe_features.at(name);
-    if (state != wanted)
-      throw bad("probes." + name + ".state", repr(state) + ", but " + name + " reads the " + repr(wanted) + " state");
-  }
-  return c;
-}
-
-// A file's JSON, or one line naming it (`what`: "a calibrator", "a solve spec").
-static Json parse_document(const std::string& text, const std::string& label, const std::string& what) {
-  try {
-    return parse_strict(text);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(label + " is not valid JSON (" + first_chars(e.what(), 120) + "): " + kFix);
-  } catch (const std::length_error&) {
-    throw UsageError(label + " is nested too deeply to be " + what + ": " + kFix);
-  }
-}
-
-CalibratorInfo parse_calibrator(const std::string& text, const std::string& label) {
-  return check_calibrator(parse_document(text, label, "a calibrator"), label);
-}
-
 SolveSpec check_spec(const Json& data, const std::string& label) {
   static const Schema schema(Json::parse(kSolveSpecSchema));
   schema.validate(data, label, kFix);
@@ -154,14 +85,15 @@ SolveSpec check_spec(const Json& data, const std::string& label) {
   s.letters = answers.at("letters").get<std::string>();
   if (s.letters != letters())
     throw bad("answers.letters", repr(s.letters) + " is not this runtime's " + repr(letters()));
-  if (data.at("features").get<std::vector<std::string>>() != trace_features())
+  s.features = data.at("features").get<std::vector<std::string>>();
+  if (s.features != trace_features())
     throw bad("features", "not this runtime's trace features in order (" + joined(trace_features(), ", ") + ")");
   const Json& settings = data.at("settings");
   s.strategy = settings.at("strategy").get<std::string>();
   const Json& cal = data.at("calibrator");
   if (!cal.is_null()) {
-    static const Json probe_features = Json::parse(kProbesSpec).at("features");
-    const CalibratorInfo c = check_calibrator(cal, label + ": calibrator");
+    const Json& probe_features = probes_spec().at("features");
+    const Calibrator c = check_calibrator(cal, label + ": calibrator");
     if (!s.artifact_sha256 || c.artifact_sha256 != *s.artifact_sha256)
       throw bad("calibrator.artifact_sha256", "not the spec's artifact_sha256");
     if (c.strategy != s.strategy)
@@ -171,7 +103,7 @@ SolveSpec check_spec(const Json& data, const std::string& label) {
           !probe_features.contains(f))
         throw bad("calibrator.features", repr(f) + " is neither a trace feature nor a probe feature");
     if (data.at("fitted_on").is_null()) throw bad("fitted_on", "is missing (a calibrator says what it was fitted on)");
-    s.has_calibrator = true;
+    s.calibrator = c;
   } else if (!data.at("fitted_on").is_null()) {
     throw bad("fitted_on", "set, but the spec has no calibrator");
   }
@@ -189,12 +121,14 @@ SolveSpec check_spec(const Json& data, const std::string& label) {
                         e.at("probe_min_tokens").get<int>(), e.at("vote_early_stop").get<bool>(),
                         e.at("arith_abort").get<bool>()};
   s.calculator = calculator_named(settings.at("calculator").get<std::string>());
+  s.route_before_decode = settings.at("route_before_decode").get<bool>();
+  s.uncalibrated_threshold = data.at("uncalibrated_threshold").get<double>();
   check_settings(s, label);
   return s;
 }
 
 SolveSpec parse_spec(const std::string& text, const std::string& label) {
-  return check_spec(parse_document(text, label, "a solve spec"), label);
+  return check_spec(parse_document(text, label, "a solve spec", kFix), label);
 }
 
 SolveSpec read_spec(const std::string& path) {

@@ -13,6 +13,7 @@
 
 #include "answers.h"
 #include "arith.h"
+#include "calibrator.h"
 #include "sampler.h"
 #include "schema.h"
 
@@ -21,12 +22,9 @@ namespace edgereason {
 struct Manifest;
 class Tokenizer;
 
-// Compiled in by CMake from edgereason/specs/solve.json, edgereason/schemas/solve_spec.schema.json,
-// edgereason/schemas/calibrator.schema.json and edgereason/specs/probes.json.
+// Compiled in by CMake from edgereason/specs/solve.json and edgereason/schemas/solve_spec.schema.json.
 extern const char kSolveSpec[];
 extern const char kSolveSpecSchema[];
-extern const char kCalibratorSchema[];
-extern const char kProbesSpec[];
 
 // The artifact's chat template rendered around the question (runtime/spec.py Template): the prompt text is
 // before + body + after, so a runtime without a template engine builds the same prompt ids.
@@ -49,8 +47,7 @@ struct ExitSettings {
 };
 
 // What the runner reads of a checked spec. Not kept: the system prompts and shots (they are inside the rendered
-// templates), max_traces' votes, arith_error_weight, route_before_decode, uncalibrated_threshold and the
-// calibrator's numbers: the runner decodes one trace and reports its features, it does not score P(correct).
+// templates) and arith_error_weight (the runner decodes one trace: it does not vote).
 struct SolveSpec {
   std::optional<std::string> artifact_sha256;  // the model files it belongs to (none: not tied to an artifact)
   std::optional<Template> math_template, choice_template;  // both or neither
@@ -61,7 +58,10 @@ struct SolveSpec {
   SamplingConfig sampling;  // the vote's traces' (trace i draws with seed + i); greedy strategies decode greedily
   ExitSettings exit;
   Calculator calculator = Calculator::Off;
-  bool has_calibrator = false;
+  bool route_before_decode = false;  // escalate before decoding when P(IK) is below the route threshold
+  std::vector<std::string> features;  // the trace features, in order (runtime/reason.py FEATURES)
+  std::optional<Calibrator> calibrator;  // none: the raw confidence against uncalibrated_threshold
+  double uncalibrated_threshold = 0.0;
 
   const std::optional<Template>& template_for(AnswerKind kind) const {
     return kind == AnswerKind::Math ? math_template : choice_template;
@@ -78,15 +78,6 @@ SolveSpec check_spec(const Json& data, const std::string& label);
 SolveSpec parse_spec(const std::string& text, const std::string& label);
 // `--spec FILE` (runtime/spec.py read_spec): refused if it is not a file; check_spec's label is the file's name.
 SolveSpec read_spec(const std::string& path);
-
-// A parsed calibrator against calibrator.schema.json and its rules across fields (runtime/calibrate.py
-// check_calibrator); the fields check_spec's rules read.
-struct CalibratorInfo {
-  std::string artifact_sha256, strategy;
-  std::vector<std::string> features;
-};
-CalibratorInfo check_calibrator(const Json& data, const std::string& label);
-CalibratorInfo parse_calibrator(const std::string& text, const std::string& label);
 
 // The sha256 a spec and its calibrator name (runtime/__init__.py model_sha256): the manifest's sha256 of each
 // model file ("model.*"), in name order, joined by "+".

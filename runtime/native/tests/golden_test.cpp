@@ -5,11 +5,12 @@
 // holding the expected words; so are its broken calibrators and solve specs), checked arithmetic against
 // tests/golden/arithmetic.json (statements and pending results of each text, result texts, and the decode loop's
 // traces over a scripted model, replayed when SmolLM2's tokenizer.json is given), the prompt ids of
-// tests/golden/solve_spec.json's questions from its spec's rendered template (SmolLM2's tokenizer), and the
-// compiled-in default solve spec against edgereason/specs/solve.json.
+// tests/golden/solve_spec.json's questions from its spec's rendered template (SmolLM2's tokenizer), the
+// compiled-in default solve spec against edgereason/specs/solve.json, and the calibrator with probes of
+// bad_files.json on tests/golden/probes.json's states and features (probe logits, P(IK), P(correct) within 1e-6).
 //   edgereason-golden-test path/to/sampling.json [path/to/answers.json [path/to/bad_files.json
 //       [path/to/arithmetic.json [path/to/smollm2/tokenizer.json [path/to/solve_spec.json
-//       [edgereason/specs/solve.json]]]]]]
+//       [edgereason/specs/solve.json [path/to/probes.json]]]]]]]
 #include <unistd.h>
 
 #include <cmath>
@@ -28,6 +29,7 @@
 #include "answers.h"
 #include "arith.h"
 #include "backend.h"
+#include "calibrator.h"
 #include "errors.h"
 #include "generate.h"
 #include "manifest.h"
@@ -280,13 +282,38 @@ void check_default_spec(const std::string& path, const Expect& expect) {
   std::cout << "default spec: the compiled-in one is " << path << "\n";
 }
 
+// tests/golden/probes.json: bad_files.json's calibrator with probes gives Python's probe logits, P(IK) and P(correct)
+// on each case's states and trace features (runtime/calibrate.py; the Java core replays the same file).
+void check_probes(const nlohmann::json& golden, const nlohmann::ordered_json& calibrators, const Expect& expect) {
+  constexpr double kTolerance = 1e-6;
+  const er::Calibrator c = er::check_calibrator(calibrators.at("valid_with_probes"), "bad_files.json");
+  auto close = [&](double got, double want, const std::string& what) {
+    expect(std::fabs(got - want) <= kTolerance,
+           what + ": got " + std::to_string(got) + ", want " + std::to_string(want));
+  };
+  int index = 0;
+  for (const auto& g : golden.at("cases")) {
+    const std::string what = "probes case " + std::to_string(index++) + " ";
+    const auto prompt = g.at("prompt").get<er::State>(), answer = g.at("answer").get<er::State>();
+    const er::Features logits = c.probe_features(prompt, answer);
+    expect(logits.size() == g.at("probe_logits").size(), what + "probe features");
+    for (const auto& [name, want] : g.at("probe_logits").items())
+      close(logits.count(name) ? logits.at(name) : NAN, want.get<double>(), what + name);
+    close(c.p_ik(prompt).value_or(NAN), g.at("p_ik").get<double>(), what + "p_ik");
+    er::Features row = g.at("features").get<er::Features>();
+    row.insert(logits.begin(), logits.end());
+    close(c.predict(row), g.at("p_correct").get<double>(), what + "p_correct");
+  }
+  std::cout << "probes: " << index << " cases scored\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || argc > 8) {
+  if (argc < 2 || argc > 9) {
     std::cerr << "usage: edgereason-golden-test tests/golden/sampling.json [tests/golden/answers.json "
                  "[tests/golden/bad_files.json [tests/golden/arithmetic.json [smollm2/tokenizer.json "
-                 "[tests/golden/solve_spec.json [edgereason/specs/solve.json]]]]]]\n";
+                 "[tests/golden/solve_spec.json [edgereason/specs/solve.json [tests/golden/probes.json]]]]]]]\n";
     return 2;
   }
   std::ifstream in(argv[1]);
@@ -426,6 +453,14 @@ int main(int argc, char** argv) {
     check_solve_spec(nlohmann::ordered_json::parse(spec_in), er::Tokenizer(argv[5]), expect);
   }
   if (argc >= 8) check_default_spec(argv[7], expect);
+  if (argc >= 9) {
+    std::ifstream probes_in(argv[8]), bad_in(argv[3]);
+    if (!probes_in) {
+      std::cerr << "error: cannot read " << argv[8] << "\n";
+      return 2;
+    }
+    check_probes(nlohmann::json::parse(probes_in), nlohmann::ordered_json::parse(bad_in).at("calibrator"), expect);
+  }
   std::cout << passed << " passed, " << failed << " failed\n";
   return failed ? 1 : 0;
 }
