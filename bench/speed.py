@@ -164,7 +164,7 @@ def _plan(folders: list[Path], peer_names: list[str], *, hidden_cost: bool) -> t
     return systems, skipped, checkpoints
 
 
-def prompts(checkpoints: dict[str, Path], num_tokens: int, data: Path) -> dict[str, list[int]]:
+def prompts(checkpoints: dict[str, Path], num_tokens: int, data: Path | None) -> dict[str, list[int]]:
     """The first `num_tokens` of `data` in each model's tokenizer: every system of a model gets the same ids."""
     out = {}
     for name, folder in checkpoints.items():

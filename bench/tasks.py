@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgereason import cache, schema
+from edgereason import datafiles, schema
 from edgereason.errors import UsageError
 from edgereason.runtime.answers import LETTERS, MAX_CHOICES, AnswerKind, extract_math
 
@@ -149,7 +149,7 @@ def _multi_digit_problem(rng: random.Random, pid: str, num_steps: int, lo: int, 
 
 def read_gsm8k(path: Path | None = None, *, n: int | None = None, offset: int = 0) -> list[Problem]:
     """GSM8K records (`question`, `answer` ending in `#### n`) from a JSONL file."""
-    path = Path(path) if path else cache.data_dir() / "gsm8k_test.jsonl"
+    path = Path(path) if path else datafiles.locate("gsm8k_test.jsonl", option="--task FILE.jsonl")
     return [Problem(f"gsm8k-{lineno - 1}", row["question"], extract_math(row["answer"].rsplit("####", 1)[1]) or "",
                     meta={"solution": row["answer"]})
             for lineno, row in _read_jsonl(path, n, offset, "task_gsm8k", "a GSM8K")]
@@ -157,7 +157,7 @@ def read_gsm8k(path: Path | None = None, *, n: int | None = None, offset: int = 
 
 def read_arc(path: Path | None = None, *, n: int | None = None, offset: int = 0) -> list[Problem]:
     """ARC records; numeric labels (1–4) are shown as A–D so one extractor serves all."""
-    path = Path(path) if path else cache.data_dir() / "arc_easy_test.jsonl"
+    path = Path(path) if path else datafiles.locate("arc_easy_test.jsonl", option="--task FILE.jsonl")
     out = []
     for lineno, row in _read_jsonl(path, n, offset, "task_arc", "an ARC"):
         labels = [c["label"] for c in row["question"]["choices"]]
@@ -184,7 +184,7 @@ def _read_jsonl(path: Path, n: int | None, offset: int, schema_name: str | None 
     """
     fix = f"pass {kind} JSONL file (one JSON object per line)"
     if not path.is_file():
-        raise UsageError(f"{path} does not exist: pass the task file's path (see ../shared/data/README.md)")
+        raise UsageError(f"{path} does not exist: pass the task file's path")
     rows: list[tuple[int, dict]] = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -242,7 +242,7 @@ def shots_for(task: str, *, num_shots: int = 2, digits: tuple[int, int] | None =
         return [(p.question, p.meta["solution"])
                 for p in builtin_suite(num_shots, seed=SHOT_SEED, steps=(2, 3), digits=digits)]
     if task == "gsm8k":
-        train = cache.data_dir() / "gsm8k_train.jsonl"
+        train = datafiles.locate("gsm8k_train.jsonl", option=None)
         return [(p.question, _clean_gsm8k(p.meta["solution"])) for p in read_gsm8k(train, n=num_shots)]
     if task in ("arc", "arc-easy"):
         from edgereason.runtime.answers import AnswerKind

@@ -34,15 +34,6 @@ def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def data_dir() -> Path:
-    """Evaluation data (GSM8K, WikiText-2, ...): `$EDGEREASON_DATA`, else `../shared/data` beside the
-    repository this package was installed from, else `../shared/data` from the working directory."""
-    if env := os.environ.get("EDGEREASON_DATA"):
-        return Path(env).expanduser()
-    beside_repo = Path(__file__).resolve().parents[2] / "shared" / "data"
-    return beside_repo if beside_repo.is_dir() else Path("../shared/data")
-
-
 @contextlib.contextmanager
 def locked(name: str) -> Iterator[None]:
     """Hold `$EDGEREASON_HOME/locks/<name>.lock` exclusively: two processes (two CLI commands, or test

@@ -6,12 +6,12 @@ through the same backend users run, so the gate sees what the device sees.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgereason import cache
+from edgereason import datafiles
 from edgereason.artifact import Quality
 from edgereason.errors import UsageError
 from edgereason.quant.recipes import GateThresholds
@@ -19,17 +19,18 @@ from edgereason.runtime.backends import Backend
 
 DEFAULT_NUM_TOKENS = 4096
 DEFAULT_WINDOW = 512
+GATE_TEXT = "wikitext2_test_raw.txt"  # a file of the data registry (edgereason/specs/data.json)
 
 
 @dataclass(frozen=True)
 class GateConfig:
     """Attributes:
-    data: WikiText-2 raw text (or any UTF-8 text) to score on.
+    data: UTF-8 text to score on; None: WikiText-2 raw test, found by the data lookup (`datafiles`).
     num_tokens: how many tokens from the start of `data` to score.
     window: tokens per independent window (the cache is reset between windows).
     """
 
-    data: Path = field(default_factory=lambda: cache.data_dir() / "wikitext2_test_raw.txt")
+    data: Path | None = None
     num_tokens: int = DEFAULT_NUM_TOKENS
     window: int = DEFAULT_WINDOW
 
@@ -40,7 +41,12 @@ class GateConfig:
             raise UsageError(f"the gate window must be at least 2 tokens, got {self.window}")
 
 
-def read_tokens(tokenizer_file: Path | None, data: Path, num_tokens: int, *, vocab_size: int = 0) -> list[int]:
+def gate_text(data: Path | None) -> Path:
+    """The text given, or WikiText-2 raw test where the data lookup finds it (one line naming `data pull` if not)."""
+    return data if data is not None else datafiles.locate(GATE_TEXT, option="--gate-data PATH")
+
+
+def read_tokens(tokenizer_file: Path | None, data: Path | None, num_tokens: int, *, vocab_size: int = 0) -> list[int]:
     """The first `num_tokens` tokens of a text file, with the artifact's own tokenizer.
 
     A tokenizer-free artifact (random weights of a real config) is scored on seeded uniform
@@ -52,6 +58,7 @@ def read_tokens(tokenizer_file: Path | None, data: Path, num_tokens: int, *, voc
         if vocab_size < 1:
             raise ValueError("a tokenizer-free gate needs the vocabulary size")
         return np.random.default_rng(0).integers(0, vocab_size, num_tokens).tolist()
+    data = gate_text(data)
     text = read_text(data)
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     # ~4 characters per token in WikiText: 16x leaves room, and the whole file is the fallback.
@@ -63,12 +70,13 @@ def read_tokens(tokenizer_file: Path | None, data: Path, num_tokens: int, *, voc
     return tokens[:num_tokens]
 
 
-def read_text(data: Path) -> str:
+def read_text(data: Path | None) -> str:
     """The gate's text, checked: called before an export starts, so a bad path fails in a second, not after it.
 
     Raises:
         UsageError: missing, not a file, not UTF-8, or empty.
     """
+    data = gate_text(data)
     if not data.is_file():
         problem = "is a folder" if data.is_dir() else "does not exist"
         raise UsageError(f"gate data {data} {problem}: pass --gate-data PATH (WikiText-2 raw test text)")
@@ -138,7 +146,7 @@ def run_gate(reference: Backend, candidate: Backend, tokenizer_file: Path | None
              on_window: Callable[[int], None] | None = None) -> tuple[Quality, list[str]]:
     """Score `candidate` against `reference`; returns the manifest's quality block and the failures."""
     tokens = read_tokens(tokenizer_file, config.data, config.num_tokens, vocab_size=reference.info.vocab_size)
-    dataset = config.data.name if tokenizer_file else "random token ids (tokenizer-free)"
+    dataset = gate_text(config.data).name if tokenizer_file else "random token ids (tokenizer-free)"
     stats = compare(reference, candidate, tokens, window=config.window, on_window=on_window)
     broken = failures(stats, limits)
     quality = Quality(dataset=dataset, n_tokens=len(tokens),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgereason import cache, pipeline
+from edgereason import datafiles, pipeline
 from edgereason.export import hf
 from edgereason.models import resolve
 from edgereason.quant.gate import GateConfig
@@ -47,10 +47,10 @@ def tiny_dir(smollm2_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def wikitext() -> Path:
-    path = cache.data_dir() / "wikitext2_test_raw.txt"
-    if not path.is_file():
-        pytest.skip(f"{path} not found (the shared data folder)")
-    return path
+    found = datafiles.find("wikitext2_test_raw.txt")
+    if not found:
+        pytest.skip("wikitext2_test_raw.txt not found (edgereason data pull wikitext2)")
+    return found[1]
 
 
 @pytest.fixture(scope="session")

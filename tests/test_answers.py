@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from edgereason import cache
+from edgereason import datafiles
 from edgereason.runtime.answers import AnswerKind, extract, extract_choice, extract_math, same_answer
 
 
@@ -23,9 +23,10 @@ def test_math_answers(text, want):
 
 
 def test_every_gsm8k_reference_answer_is_extracted():
-    path = cache.data_dir() / "gsm8k_test.jsonl"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
+    found = datafiles.find("gsm8k_test.jsonl")
+    if not found:
+        pytest.skip("gsm8k_test.jsonl not found (edgereason data pull gsm8k)")
+    path = found[1]
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     for row in rows:
         final = row["answer"].rsplit("####", 1)[1].strip().replace(",", "")

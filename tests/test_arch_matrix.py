@@ -11,12 +11,12 @@ import json
 import pytest
 from helpers import assert_one_line_error, cli
 
-from edgereason import cache
+from edgereason import datafiles
 from edgereason.artifact import read_manifest
 from edgereason.bench.archs import FP32_RTOL, MatrixConfig, run_config
 from edgereason.export import archs
 
-CONFIGS = cache.data_dir().parent / "configs"
+CONFIGS = datafiles.shared_dir().parent / "configs"
 # One config per family that the Llama tests don't already cover.
 FAMILIES = {
     "facebook__MobileLLM-R1-140M": "Llama4ForCausalLM",

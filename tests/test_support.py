@@ -5,12 +5,12 @@ import json
 import pytest
 from helpers import assert_one_line_error, cli
 
-from edgereason import cache
+from edgereason import datafiles
 from edgereason.artifact import read_manifest
 from edgereason.export import support
 from edgereason.quant.recipes import Format, RecipeName
 
-CONFIGS = cache.data_dir().parent / "configs"
+CONFIGS = datafiles.shared_dir().parent / "configs"
 
 
 def _config(name: str) -> dict:

@@ -86,10 +86,12 @@ def speed(
     output: Output = Path("bench-results"),
 ) -> None:
     """TTFT, prefill and decode tok/s, per-token latency, peak RSS and the bandwidth bound, with peers."""
-    from edgereason import cache
+    from edgereason import datafiles
+    from edgereason.artifact import read_manifest
     from edgereason.bench import machine, plots, speed
     from edgereason.bench.peers import PEERS
     from edgereason.bench.report import Column, Report, num, pct
+    from edgereason.quant.gate import GATE_TEXT
 
     for value, flag in ((threads, "--threads"), (prompt_tokens, "--prompt-tokens"), (gen_tokens, "--gen-tokens"),
                         (rounds, "--rounds")):
@@ -100,11 +102,13 @@ def speed(
         raise UsageError(f"unknown peer '{unknown[0]}': use {', '.join(PEERS)} or none")
     batches = _int_list(batch, "--batch")
     speed.check_folders(folders, prompt_tokens + gen_tokens + 1)
+    if data is None and any(read_manifest(f, verify_sha256=False).tokenizer_path(f) for f in folders):
+        data = datafiles.locate(GATE_TEXT, option="--data PATH")  # before the peers' GGUF files are made
     _warn_if_busy(threads)
     facts = machine.facts(threads)
     with console.status("preparing systems (peer GGUF files are made once and cached)"):
         systems, skipped, checkpoints = speed.plan(folders, peer_names, hidden_cost=hidden_cost, batches=batches)
-        prompt_ids = speed.prompts(checkpoints, prompt_tokens, data or cache.data_dir() / "wikitext2_test_raw.txt")
+        prompt_ids = speed.prompts(checkpoints, prompt_tokens, data)
         bandwidth = machine.memory_bandwidth(threads)
     for s in skipped:
         console.print(f"[yellow]skipped {s['peer']}:[/yellow] {s['reason']}", soft_wrap=True)
@@ -180,12 +184,12 @@ def quality(
     from edgereason.bench.report import Column, Report, num
     from edgereason.bench.speed import check_folders
     from edgereason.cli import quiet_transformers
-    from edgereason.quant.gate import GateConfig, read_text
+    from edgereason.quant.gate import GateConfig, gate_text, read_text
 
     check_output(output)
     check_folders(folders)
     quiet_transformers()
-    config = GateConfig(**({"data": gate_data} if gate_data else {}), num_tokens=gate_tokens, window=window)
+    config = GateConfig(data=gate_text(gate_data), num_tokens=gate_tokens, window=window)
     read_text(config.data)
     facts = machine.facts(positive(threads, "--threads"))
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -143,13 +143,13 @@ def export(
     from edgereason.quant.recipes import Format, RecipeName
 
     quiet_transformers()
-    gate_defaults = GateConfig()
+    gate_defaults = GateConfig()  # data None: the data lookup finds WikiText-2, checked before the export starts
     request = pipeline.ExportRequest(
         source=source, formats=parse_choices(format, Format, "format"),
         recipes=parse_choices(recipe, RecipeName, "recipe"), out_dir=output,
         max_seq_len=positive(max_seq_len, "--max-seq-len") or pipeline.DEFAULT_MAX_SEQ_LEN,
         overwrite=overwrite, force=force, num_threads=positive(threads, "--threads"),
-        gate=GateConfig(data=gate_data or gate_defaults.data,
+        gate=GateConfig(data=gate_data,
                         num_tokens=gate_tokens if gate_tokens is not None else gate_defaults.num_tokens),
     )
     with _ExportProgress() as progress:
