@@ -119,14 +119,22 @@ class Backend(ABC):
         return self.prefill(tokens[keep:])
 
     def score(self, tokens: Sequence[int]) -> np.ndarray:
-        """Logits at every position of `tokens` from an empty cache, [T, V] (for the accuracy gate).
-
-        Backends whose model returns all positions override this with one call.
-        """
+        """Logits at every position of `tokens` from an empty cache, [T, V] (for the accuracy gate)."""
         self.reset()
-        logits = [self.prefill(tokens[:1])]
-        logits += [self.step(t) for t in tokens[1:]]
-        return np.stack(logits)
+        return self.extend(tokens)
+
+    def extend(self, tokens: Sequence[int]) -> np.ndarray:
+        """Append `tokens`; the logits at every one of them, [T, V] (a continuation's log-likelihood).
+
+        Backends whose model returns all positions override `_extend` with one forward.
+        """
+        if len(tokens) == 0:
+            raise UsageError("empty prompt: give at least one token")
+        self.check_room(len(tokens))
+        return self._extend(tokens)
+
+    def _extend(self, tokens: Sequence[int]) -> np.ndarray:
+        return np.stack([self.step(t) for t in tokens])  # a program that returns the last position only
 
     def lanes(self, count: int) -> "Lanes | None":
         """`count` sequences decoded together on this model (`runtime.lanes`), or None: this backend decodes its

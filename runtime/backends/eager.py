@@ -49,9 +49,7 @@ class EagerBackend(Backend):
         elif remove > 0:
             self.cache.crop(-remove)
 
-    def score(self, tokens: Sequence[int]) -> np.ndarray:
-        self.reset()
-        self.check_room(len(tokens))
+    def _extend(self, tokens: Sequence[int]) -> np.ndarray:
         logits = self._run(tokens, all_logits=True)
         self._tokens.extend(tokens)
         return logits

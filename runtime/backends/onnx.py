@@ -153,9 +153,7 @@ class OnnxBackend(Backend):
             self._lanes = Lanes(self, _OnnxLaneRows(self, count))
         return self._lanes
 
-    def score(self, tokens: Sequence[int]) -> np.ndarray:
-        self.reset()
-        self.check_room(len(tokens))
+    def _extend(self, tokens: Sequence[int]) -> np.ndarray:
         logits = self._run(tokens)
         self._tokens.extend(tokens)
         return logits
