@@ -2,8 +2,10 @@
 
 Strategies: `greedy` (one greedy trace), `early-exit` (one greedy trace with the abort and probe
 policies), `vote` (up to N sampled traces, confidence-weighted vote that stops once the leader
-can't be overtaken). The decision: a calibrator (fitted per artifact) maps the result's features
-to P(correct); accept at or above its threshold, otherwise escalate (the slow path).
+can't be overtaken), `score` (a multiple-choice question answered without decoding: each option's
+log-likelihood after the question; the softmax over the options is its confidence). The decision:
+a calibrator (fitted per artifact) maps the result's features to P(correct); accept at or above its
+threshold, otherwise escalate (the slow path).
 """
 
 import math
@@ -25,6 +27,7 @@ from .calibrate import Calibrator
 from .confidence import TraceConfidence
 from .defaults import EXIT, SAMPLING, SETTINGS
 from .generate import generate
+from .likelihood import score_continuations
 from .policies import AnswerProbe, ArithmeticAbort, GroupConfidenceAbort, any_of
 from .probes import FALLBACK_TOKENS
 from .sampling import SamplingConfig, make_sampler
@@ -70,6 +73,7 @@ class Strategy(StrEnum):
     GREEDY = "greedy"
     EARLY_EXIT = "early-exit"
     VOTE = "vote"
+    SCORE = "score"
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ class ExitConfig:
 @dataclass(frozen=True)
 class SolveConfig:
     """Attributes:
-    strategy: greedy | early-exit | vote.
+    strategy: greedy | early-exit | vote | score.
     max_new_tokens: budget per trace.
     max_traces: traces for `vote`.
     sampling: for `vote` traces (trace i uses seed + i); greedy strategies ignore it.
@@ -217,8 +221,13 @@ def solve(backend: Backend, text: Text, question: str, *, spec: "SolveSpec | Non
                            f"{len(choices)}", "choices")
     num_choices = len(choices) or MAX_CHOICES  # no options listed: the question's own text names A-E
     start = time.perf_counter()
-    prompt = spec.prompt_ids(text, question, kind=kind, choices=choices)
-    if len(prompt) + config.max_new_tokens > backend.info.max_seq_len:
+    scoring = config.strategy is Strategy.SCORE
+    if scoring and (kind is not AnswerKind.CHOICE or not choices):
+        raise SettingError("{0} score answers a multiple-choice question by its options: give the options "
+                           "(choices), or use another strategy", "strategy")
+    prompt = (spec.scoring.context_ids(text, question) if scoring
+              else spec.prompt_ids(text, question, kind=kind, choices=choices))
+    if not scoring and len(prompt) + config.max_new_tokens > backend.info.max_seq_len:
         from .backends.base import ContextOverflowError
 
         raise ContextOverflowError(
@@ -236,13 +245,17 @@ def solve(backend: Backend, text: Text, question: str, *, spec: "SolveSpec | Non
                 strategy=config.strategy.value, traces=[], features={}, tokens_generated=0, probe_tokens=0,
                 seconds=time.perf_counter() - start, states={"prompt": prompt_state}, p_ik=p_ik, routed=True)
     traces: list[Trace] = []
-    if config.strategy is Strategy.VOTE:
+    if scoring:
+        traces = [_score(backend, text, prompt, spec, choices)]
+    elif config.strategy is Strategy.VOTE:
         traces = _vote(backend, text, prompt, spec, kind, num_choices, cancel, parallel)
     else:
         greedy_cfg = SamplingConfig()
         use_exit = config.strategy is Strategy.EARLY_EXIT
         traces = [_trace(backend, text, prompt, spec, kind, num_choices, greedy_cfg, use_exit, cancel)]
     answer, share = _tally(traces)
+    if scoring:
+        share = traces[0].features["vote_share"]  # the option's probability: the options are its vote
     winners = [t for t in traces if answer is not None and same_answer(t.answer, answer)] or traces
     features = {name: float(np.mean([t.features[name] for t in winners]))
                 for name in FEATURES if name not in ("vote_share", "has_answer")}
@@ -251,7 +264,8 @@ def solve(backend: Backend, text: Text, question: str, *, spec: "SolveSpec | Non
     states = {"prompt": traces[0].prompt_state, "answer": _mean_state([t.answer_state for t in winners])}
     if calibrator is not None:
         features.update(calibrator.probe_features(states))
-    p, reasons, decision = _decide(answer, traces, features, calibrator, spec.uncalibrated_threshold)
+    p, reasons, decision = _decide(answer, traces, features, calibrator, spec.uncalibrated_threshold,
+                                   raw=share if scoring else None)
     if config.route_before_decode:
         reasons.append(f"not routed: P(IK) {p_ik:.2f} >= route threshold {calibrator.route_threshold:.2f}"
                        if p_ik is not None else "not routed: the calibrator has no P(IK) probe (run `edgereason "
@@ -314,6 +328,39 @@ def _trace(backend: Backend, text: Text, prompt: list[int], spec: "SolveSpec", k
                  error_weight=config.arith_error_weight if checker is not None and checker.errors else 1.0,
                  abort_reason=abort_reason, prompt_state=steps[0].hidden if steps else None,
                  answer_state=_mean_state([steps[i].hidden for i in span or _own(steps)[-FALLBACK_TOKENS:]]))
+
+
+def _score(backend: Backend, text: Text, context: list[int], spec: "SolveSpec", choices: Sequence[str]) -> Trace:
+    """The option with the highest normalized log-likelihood after the scoring context (`SolveSpec.scoring`), as a
+    trace that generated nothing. Its features, in the trace features' slots: vote_share = the softmax over the
+    options' scores (the natural confidence), answer_logprob = the option's log-likelihood, answer_min_logprob = its
+    margin over the runner-up, mean_logprob = min_logprob = per token, num_tokens = the option's tokens. The hidden
+    states: the context's last token (P(IK)) and the chosen option's last token (the answer probe)."""
+    start = time.perf_counter()
+    rule = spec.scoring
+    options = [rule.option_text(c, i) for i, c in enumerate(choices)]
+    continuations = [rule.continuation(o) for o in options]
+    ids = [text.encode(c, add_bos=False) for c in continuations]
+    state = _prompt_state(backend, context)
+    scored = score_continuations(backend, context, ids)
+    scores = np.array([rule.normalized(s.logprob, s.num_tokens, len(c))
+                       for s, c in zip(scored, continuations, strict=True)])
+    probs = np.exp(scores - scores.max())
+    probs /= probs.sum()
+    best = int(np.argmax(scores))
+    backend.extend(ids[best])  # the answer probe reads the state after the whole chosen option
+    answer_state = backend.hidden
+    backend.rewind(len(context))
+    ranked = np.sort(scores)
+    per_token = scored[best].logprob / scored[best].num_tokens
+    features = {name: 0.0 for name in FEATURES} | {
+        "vote_share": float(probs[best]), "answer_logprob": scored[best].logprob,
+        "answer_min_logprob": float(ranked[-1] - ranked[-2]) if len(ranked) > 1 else 0.0,
+        "mean_logprob": per_token, "min_logprob": per_token, "num_tokens": float(scored[best].num_tokens),
+        "has_answer": 1.0}
+    return Trace(token_ids=[], text=options[best], answer=LETTERS[best], finish_reason="scored", aborted=False,
+                 settled=False, features=features, probe_tokens=0, seconds=time.perf_counter() - start,
+                 prompt_state=state, answer_state=answer_state)
 
 
 def _cancelled(cancel: threading.Event | None):
@@ -404,14 +451,16 @@ def _tally(traces: Sequence[Trace]) -> tuple[str | None, float]:
 
 
 def _decide(answer: str | None, traces: Sequence[Trace], features: dict[str, float],
-            calibrator: Calibrator | None, uncalibrated_threshold: float) -> tuple[float, list[str], str]:
+            calibrator: Calibrator | None, uncalibrated_threshold: float,
+            raw: float | None = None) -> tuple[float, list[str], str]:
     reasons = []
     if calibrator is not None:
         p = float(calibrator.predict([features])[0])
         threshold = calibrator.threshold
     else:
-        # Without a calibrator: the winner's vote share times its geometric-mean token probability.
-        p = features["vote_share"] * float(np.exp(features["mean_logprob"]))
+        # Without a calibrator: `raw` (score: the option's probability), else the winner's vote share times its
+        # geometric-mean token probability.
+        p = raw if raw is not None else features["vote_share"] * float(np.exp(features["mean_logprob"]))
         threshold = uncalibrated_threshold
         reasons.append("uncalibrated (no calibrator for this strategy: run `edgereason calibrate`); "
                        "raw confidence used")

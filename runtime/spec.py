@@ -55,6 +55,36 @@ class PromptSpec:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """How the score strategy asks a multiple-choice question: `context` with the question in place of
+    `{question}` (no chat template: the plain form lm-evaluation-harness scores ARC with), each option as the
+    continuation `option` with the option's text in place of `{choice}`, and what the option's log-likelihood is
+    divided by before the options are compared (`chars`: its length in characters, lm-eval's acc_norm; `tokens`;
+    `none`: lm-eval's acc)."""
+
+    context: str
+    option: str
+    normalize: str
+
+    def context_ids(self, text, question: str) -> list[int]:
+        return text.encode(self.context.replace("{question}", question))
+
+    def continuation(self, option: str) -> str:
+        """What is scored after the context: `option` with the option's text in it (its length normalizes)."""
+        return self.option.replace("{choice}", option)
+
+    @staticmethod
+    def option_text(choice: str, index: int) -> str:
+        """An option as `solve` is given it ("B. the Moon", as the prompt lists it) → its own text ("the Moon")."""
+        prefix = f"{LETTERS[index]}. "
+        return choice[len(prefix):] if choice.startswith(prefix) else choice
+
+    def normalized(self, logprob: float, num_tokens: int, num_chars: int) -> float:
+        length = {"chars": num_chars, "tokens": num_tokens, "none": 1}[self.normalize]
+        return logprob / max(length, 1)
+
+
+@dataclass(frozen=True)
 class FittedOn:
     """What the calibrator was fitted on (a `solve` of another kind of question is a transfer)."""
 
@@ -71,6 +101,7 @@ class FittedOn:
 class SolveSpec:
     """Attributes:
     prompts: per answer kind ("math", "choice").
+    scoring: how the score strategy asks a multiple-choice question.
     letters: choice letters in order (must be this runtime's).
     probe_text / max_answer_tokens: the answer probe's text and its greedy read.
     config: strategy, budgets, sampling, exit policies, calculator (`reason.SolveConfig`).
@@ -82,6 +113,7 @@ class SolveSpec:
     """
 
     prompts: Mapping[str, PromptSpec]  # never mutated: with_shots and bind build new ones
+    scoring: Scoring
     letters: str
     probe_text: str
     max_answer_tokens: int
@@ -175,6 +207,7 @@ class SolveSpec:
             "prompts": {kind: {"system": p.system, "shots": [{"question": q, "answer": a} for q, a in p.shots],
                                "template": dataclasses.asdict(p.template) if p.template else None}
                         for kind, p in self.prompts.items()},
+            "scoring": dataclasses.asdict(self.scoring),
             "answers": {"letters": self.letters, "probe_text": self.probe_text,
                         "max_answer_tokens": self.max_answer_tokens},
             "settings": {"strategy": cfg.strategy.value, "max_new_tokens": cfg.max_new_tokens,
@@ -280,7 +313,9 @@ def check_spec(data: Any, label: str, *, fix: str = SPEC_FIX) -> SolveSpec:
     prompts = {k: PromptSpec(system=p["system"], shots=tuple((s["question"], s["answer"]) for s in p["shots"]),
                              template=Template(**p["template"]) if p["template"] else None)
                for k, p in data["prompts"].items()}
-    return SolveSpec(prompts=prompts, letters=data["answers"]["letters"], probe_text=data["answers"]["probe_text"],
+    scoring = Scoring(**data["scoring"]) if "scoring" in data else _default().scoring
+    return SolveSpec(prompts=prompts, scoring=scoring, letters=data["answers"]["letters"],
+                     probe_text=data["answers"]["probe_text"],
                      max_answer_tokens=data["answers"]["max_answer_tokens"], config=config,
                      features=tuple(data["features"]), uncalibrated_threshold=data["uncalibrated_threshold"],
                      calibrator=calibrator, artifact_sha256=sha,

@@ -112,7 +112,7 @@ def test_vote_stops_only_when_the_leader_cannot_be_overtaken():
     assert answer == "3" and share == pytest.approx(1 / 1.5)
 
 
-@pytest.mark.parametrize("strategy", list(Strategy))
+@pytest.mark.parametrize("strategy", [s for s in Strategy if s is not Strategy.SCORE])  # score: below
 def test_solve_runs_every_strategy(tiny, strategy):
     cfg = SolveConfig(strategy=strategy, max_new_tokens=24, max_traces=3, exit=ExitConfig(abort_threshold=-1e9))
     result = solve(tiny.backend, tiny.text, "Tom has 2 apples and buys 3. How many?", spec=_no_shots(cfg))
@@ -147,3 +147,46 @@ def test_a_stated_answer_ends_the_trace_without_a_probe(tiny):
     fired = [probe(Step(i, t, signals, None, 0.0), TraceConfidence()) for i, t in enumerate(line)]
     assert fired[-1] is True and not any(fired[:-1])
     assert probe.stated and probe.num_probes == 0 and probe.probe_tokens == 0
+
+
+OPTIONS = ("A. a mirror", "B. the Moon", "C. the Sun", "D. a window")
+
+
+def test_score_picks_the_most_likely_option_without_decoding(tiny):
+    """`--strategy score`: each option's log-likelihood after the spec's scoring context, divided by its length in
+    characters (lm-eval's acc_norm), computed here from whole-sequence logits; the softmax is the confidence."""
+    from edgereason.runtime.likelihood import log_softmax
+
+    spec = default_spec(SolveConfig(strategy=Strategy.SCORE))
+    question = "Which of these is a source of light?"
+    result = solve(tiny.backend, tiny.text, question, spec=spec, kind=AnswerKind.CHOICE, choices=OPTIONS)
+    context = tiny.text.encode(f"Question: {question}\nAnswer:")
+    scores = []
+    for option in ("a mirror", "the Moon", "the Sun", "a window"):
+        ids = tiny.text.encode(" " + option, add_bos=False)
+        logp = log_softmax(tiny.backend.score(context + ids))[len(context) - 1: -1]
+        scores.append(logp[np.arange(len(ids)), ids].sum() / len(" " + option))
+    probs = np.exp(np.array(scores) - max(scores))
+    probs /= probs.sum()
+    best = int(np.argmax(scores))
+    assert result.answer == "ABCD"[best] and result.strategy == "score"
+    assert result.tokens_generated == 0 and result.traces[0].finish_reason == "scored"
+    assert result.traces[0].text == OPTIONS[best][3:]
+    assert result.features["vote_share"] == pytest.approx(probs[best], abs=1e-4)
+    assert result.p_correct == pytest.approx(probs[best], abs=1e-4)  # uncalibrated: the option's probability
+    assert result.states["answer"] is not None or tiny.backend.hidden is None
+    with pytest.raises(SettingError, match="strategy score answers a multiple-choice question"):
+        solve(tiny.backend, tiny.text, question, spec=spec)
+
+
+def test_the_scoring_rule_lives_in_the_spec():
+    from edgereason.errors import UsageError
+    from edgereason.runtime.spec import check_spec
+
+    data = default_spec().to_json()
+    assert data["scoring"] == {"context": "Question: {question}\nAnswer:", "option": " {choice}", "normalize": "chars"}
+    del data["scoring"]  # a spec written before the score strategy: the default rule
+    assert check_spec(dict(data), "old.json").scoring == default_spec().scoring
+    data["scoring"] = {"context": "Q:", "option": " {choice}", "normalize": "chars"}
+    with pytest.raises(UsageError, match=r"bad.json: scoring.context: \"Q:\" has the wrong form"):
+        check_spec(data, "bad.json")

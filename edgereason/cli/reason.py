@@ -16,6 +16,7 @@ from rich.text import Text as RichText
 from edgereason.cli import app, console, handle_errors, out, positive
 from edgereason.errors import UsageError
 from edgereason.runtime.escalate import DEFAULT_TIMEOUT_S
+from edgereason.runtime.reason import Strategy
 from edgereason.runtime.spec import default_spec
 
 # Option defaults come from the default solve spec (edgereason/specs/solve.json): one place for each default.
@@ -231,7 +232,8 @@ SpecAbortThreshold = Annotated[float | None, typer.Option(
 TaskOpt = Annotated[str, typer.Option("--task", help="builtin, gsm8k, arc-easy, or a JSONL path")]
 TaskSeed = Annotated[int, typer.Option(help="Seed of the built-in suite (calibrate: 1, bench: 2, shots: 10000)")]
 Offset = Annotated[int, typer.Option(help="Skip this many records of a file task")]
-Strategy_ = Annotated[str, typer.Option("--strategy", help="greedy, early-exit or vote")]
+Strategy_ = Annotated[str, typer.Option("--strategy", help="greedy, early-exit, vote or score (multiple choice "
+                                                         "by the options' log-likelihood)")]
 MaxTraces = Annotated[int, typer.Option(help="Traces for --strategy vote")]
 MaxNew = Annotated[int, typer.Option(help="Token budget per trace")]
 AbortThreshold = Annotated[float, typer.Option(help="Group-confidence floor (mean -log p of the top-20, 32 tokens)")]
@@ -277,9 +279,10 @@ def solve(
     folder: FolderArg,
     question: Annotated[str, typer.Argument(help="The question, or - for stdin")],
     spec: SpecOpt = None,
-    strategy: Annotated[str | None, typer.Option("--strategy", help="greedy, early-exit or vote; picks the "
+    strategy: Annotated[str | None, typer.Option("--strategy", help="greedy, early-exit, vote or score; picks the "
                                                                     "artifact's spec for it (" + _spec_default(
-                                                                        SOLVE.strategy.value) + ")")] = None,
+                                                                        SOLVE.strategy.value) + "; with --choice: "
+                                                                    "score)")] = None,
     max_traces: SpecMaxTraces = None,
     choices: Annotated[list[str] | None, typer.Option("--choice", help="A multiple-choice option (repeat)")] = None,
     shots: Annotated[str | None, typer.Option(help="Few-shot examples instead of the spec's: gsm8k, builtin, "
@@ -349,6 +352,8 @@ def solve(
         raise UsageError("a --choice is empty: give each option some text")
     positive(parallel, "--parallel")
     given = spec_option(spec)
+    if strategy is None and choices and given is None:
+        strategy = Strategy.SCORE.value  # options given: scored by likelihood, no decoding, unless asked otherwise
     overrides = dict(max_traces=max_traces, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                      seed=seed, abort=abort, abort_threshold=abort_threshold, probe=probe,
                      probe_threshold=probe_threshold, probe_patience=probe_patience, vote_early_stop=vote_early_stop,
