@@ -150,29 +150,43 @@ def _multi_digit_problem(rng: random.Random, pid: str, num_steps: int, lo: int, 
 def read_gsm8k(path: Path | None = None, *, n: int | None = None, offset: int = 0) -> list[Problem]:
     """GSM8K records (`question`, `answer` ending in `#### n`) from a JSONL file."""
     path = Path(path) if path else datafiles.locate("gsm8k_test.jsonl", option="--task FILE.jsonl")
-    return [Problem(f"gsm8k-{lineno - 1}", row["question"], extract_math(row["answer"].rsplit("####", 1)[1]) or "",
-                    meta={"solution": row["answer"]})
+    return [gsm8k_problem(f"gsm8k-{lineno - 1}", row)
             for lineno, row in _read_jsonl(path, n, offset, "task_gsm8k", "a GSM8K")]
+
+
+def gsm8k_problem(pid: str, row: dict) -> Problem:
+    """A checked GSM8K record: the final answer is the number after `####`."""
+    return Problem(pid, row["question"], extract_math(row["answer"].rsplit("####", 1)[1]) or "",
+                   meta={"solution": row["answer"]})
 
 
 def read_arc(path: Path | None = None, *, n: int | None = None, offset: int = 0) -> list[Problem]:
     """ARC records; numeric labels (1–4) are shown as A–D so one extractor serves all."""
     path = Path(path) if path else datafiles.locate("arc_easy_test.jsonl", option="--task FILE.jsonl")
-    out = []
-    for lineno, row in _read_jsonl(path, n, offset, "task_arc", "an ARC"):
-        labels = [c["label"] for c in row["question"]["choices"]]
-        if len(set(labels)) != len(labels) or row["answerKey"] not in labels:
-            raise UsageError(f"{path} line {lineno}: answerKey {row['answerKey']!r} is not exactly one of the choice "
-                             f"labels {labels}: fix the record or pass an ARC JSONL")
-        if len(labels) > MAX_CHOICES:
-            raise UsageError(f"{path} line {lineno}: {len(labels)} choices; at most {MAX_CHOICES} (letters "
-                             f"{LETTERS}) can be answered")
-        letters = LETTERS[: len(labels)]
-        as_letter = dict(zip(labels, letters, strict=True))
-        choices = tuple(f"{letters[j]}. {c['text']}" for j, c in enumerate(row["question"]["choices"]))
-        out.append(Problem(row.get("id", f"arc-{lineno - 1}"), row["question"]["stem"], as_letter[row["answerKey"]],
-                           kind=AnswerKind.CHOICE, choices=choices))
-    return out
+    return [arc_problem(f"{path} line {lineno}", row.get("id", f"arc-{lineno - 1}"), row)
+            for lineno, row in _read_jsonl(path, n, offset, "task_arc", "an ARC")]
+
+
+def arc_problem(label: str, pid: str, row: dict) -> Problem:
+    """A checked ARC record; its labels (A-E, or 1-4) are shown as A..E so one extractor serves all.
+
+    Raises:
+        UsageError: the answerKey is not exactly one of the labels, or there are more options than letters.
+    """
+    labels = [c["label"] for c in row["question"]["choices"]]
+    if len(set(labels)) != len(labels) or row["answerKey"] not in labels:
+        raise UsageError(f"{label}: answerKey {row['answerKey']!r} is not exactly one of the choice labels {labels}: "
+                         "fix the record or pass an ARC JSONL")
+    return choice_problem(label, pid, row["question"]["stem"], [c["text"] for c in row["question"]["choices"]],
+                          labels.index(row["answerKey"]))
+
+
+def choice_problem(label: str, pid: str, question: str, options: list[str], answer: int) -> Problem:
+    """A multiple-choice problem: the options lettered A.. as the prompt lists them, the answer a letter."""
+    if len(options) > MAX_CHOICES:
+        raise UsageError(f"{label}: {len(options)} choices; at most {MAX_CHOICES} (letters {LETTERS}) can be answered")
+    choices = tuple(f"{LETTERS[j]}. {text}" for j, text in enumerate(options))
+    return Problem(pid, question, LETTERS[answer], kind=AnswerKind.CHOICE, choices=choices)
 
 
 def _read_jsonl(path: Path, n: int | None, offset: int, schema_name: str | None = None,
@@ -210,9 +224,11 @@ def _read_jsonl(path: Path, n: int | None, offset: int, schema_name: str | None 
 
 
 def load_task(name: str, *, n: int, seed: int = 0, offset: int = 0, path: Path | None = None,
-              digits: tuple[int, int] | None = None) -> list[Problem]:
-    """`builtin` (with `digits`: its multi-digit setting), `gsm8k`, `arc-easy`, or a path to a GSM8K-style or
-    ARC-style JSONL file."""
+              digits: tuple[int, int] | None = None, fields: dict[str, str] | None = None) -> list[Problem]:
+    """`builtin` (with `digits`: its multi-digit setting), `gsm8k`, `arc-easy`, or a task file of any shape
+    `bench.taskfiles` reads (JSONL, CSV or Parquet; `fields` renames its columns)."""
+    if fields and (name in ("builtin", "gsm8k", "arc", "arc-easy") or path is not None):
+        raise UsageError(f"--fields maps the columns of a task file, not of {name!r}: drop it or pass --task FILE")
     if digits is not None and name != "builtin":
         raise UsageError(f"--digits is a setting of the built-in suite, not of {name!r}: drop it or use --task builtin")
     if name == "builtin":
@@ -223,11 +239,10 @@ def load_task(name: str, *, n: int, seed: int = 0, offset: int = 0, path: Path |
         return read_arc(path, n=n, offset=offset)
     candidate = Path(name)
     if candidate.is_file():
-        (_, first), = _read_jsonl(candidate, 1, 0)
-        if isinstance(first, dict) and "answerKey" in first:
-            return read_arc(candidate, n=n, offset=offset)
-        return read_gsm8k(candidate, n=n, offset=offset)
-    raise UsageError(f"unknown task '{name}': use builtin, gsm8k, arc-easy or a JSONL path")
+        from .taskfiles import read_task_file
+
+        return read_task_file(candidate, n=n, offset=offset, fields=fields)
+    raise UsageError(f"unknown task '{name}': use builtin, gsm8k, arc-easy or a task file (.jsonl, .csv, .parquet)")
 
 
 SHOT_SEED = 10_000  # few-shot examples come from a seed no evaluation uses

@@ -19,6 +19,7 @@ from edgereason.cli.reason import (
     Digits,
     EscalateModel,
     EscalateTimeout,
+    FieldsOpt,
     FolderArg,
     Offset,
     SpecAbortThreshold,
@@ -221,11 +222,13 @@ def quality(
 def reason(
     folder: FolderArg,
     task: TaskOpt = "builtin",
+    fields: FieldsOpt = None,
     n: Annotated[int, typer.Option("--n", help="Problems")] = 200,
     task_seed: TaskSeed = 2,
     offset: Offset = 0,
-    strategy: Annotated[str | None, typer.Option(help="Comma list of greedy, early-exit, vote (default: all three; "
-                                                      "with --spec, the spec's)")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Comma list of greedy, early-exit, vote, score (default: the "
+                                                      "first three, and score on multiple choice; with --spec, the "
+                                                      "spec's)")] = None,
     max_traces: SpecMaxTraces = None,
     max_new_tokens: SpecMaxNew = None,
     abort_threshold: SpecAbortThreshold = None,
@@ -261,14 +264,22 @@ def reason(
     from edgereason.bench.cascade import attach_slow, cascade
     from edgereason.bench.reasoning import STATES_FILE, record_json, run_problems, savings, state_arrays, summarize
     from edgereason.bench.report import Column, Report, num, pct
+    from edgereason.bench.taskfiles import parse_fields
     from edgereason.bench.tasks import load_task, parse_digits, shots_for
     from edgereason.runtime import open_model
+    from edgereason.runtime.answers import AnswerKind
 
     positive(n, "--n")
     check_output(output)
     given = spec_option(spec)
-    if strategy is None:
-        strategy = given.config.strategy.value if given else ",".join(s.value for s in Strategy)
+    suite_digits = parse_digits(digits)
+    problems = load_task(task, n=n, seed=task_seed, offset=offset, digits=suite_digits, fields=parse_fields(fields))
+    choice = bool(problems) and problems[0].kind is AnswerKind.CHOICE
+    if strategy is None:  # the decoding strategies, and on multiple choice also scoring the options
+        strategy = given.config.strategy.value if given else ",".join(
+            s.value for s in Strategy if choice or s is not Strategy.SCORE)
+    if Strategy.SCORE.value in strategy.split(",") and not choice:
+        raise UsageError(f"--strategy score answers multiple-choice questions, and {task} is not: drop it")
     if calculator is None:
         calculator = (given or default_spec()).config.calculator.value
     strategies = [s.strip() for s in strategy.split(",") if s.strip()]
@@ -283,8 +294,6 @@ def reason(
         _default_exits(given or default_spec(), s, max_traces, max_new_tokens, abort_threshold, m)
     slow = slow_path(escalate_to, escalate_model, escalate_timeout, max_new_tokens or (
         given.config if given else SOLVE).max_new_tokens)
-    suite_digits = parse_digits(digits)
-    problems = load_task(task, n=n, seed=task_seed, offset=offset, digits=suite_digits)
     shot_turns = None if shots is None else shots_for(_shot_task(task, problems) if shots == "task" else shots,
                                                        digits=suite_digits if shots in ("task", "builtin") else None)
     model = open_model(folder, num_threads=positive(threads, "--threads"))

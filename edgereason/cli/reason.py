@@ -229,7 +229,12 @@ SpecAbortThreshold = Annotated[float | None, typer.Option(
     "--abort-threshold", help="Group-confidence floor (mean -log p of the top-20) (" + _spec_default(
         EXIT.abort_threshold) + ")")]
 
-TaskOpt = Annotated[str, typer.Option("--task", help="builtin, gsm8k, arc-easy, or a JSONL path")]
+TaskOpt = Annotated[str, typer.Option("--task", help="builtin, gsm8k, arc-easy, or a task file: JSONL, CSV or "
+                                                     "Parquet, of GSM8K, MATH/AIME, ARC or plain question/answer "
+                                                     "records")]
+FieldsOpt = Annotated[str | None, typer.Option("--fields", help="A task file's column names: e.g. "
+                                                               "question=text,answer=label (also choices, solution, "
+                                                               "problem, id)")]
 TaskSeed = Annotated[int, typer.Option(help="Seed of the built-in suite (calibrate: 1, bench: 2, shots: 10000)")]
 Offset = Annotated[int, typer.Option(help="Skip this many records of a file task")]
 Strategy_ = Annotated[str, typer.Option("--strategy", help="greedy, early-exit, vote or score (multiple choice "
@@ -461,6 +466,7 @@ def _shot_task(task: str, problems) -> str:
 def calibrate(
     folder: FolderArg,
     task: TaskOpt = "builtin",
+    fields: FieldsOpt = None,
     n: Annotated[int, typer.Option("--n", help="Problems to solve")] = 300,
     task_seed: TaskSeed = 1,
     offset: Offset = 0,
@@ -480,9 +486,11 @@ def calibrate(
     fitted calibrator) next to the artifact as solve.<strategy>.json, which `solve`, `bench reason`, `serve`, the
     native runner and the Android app then follow."""
     from edgereason.bench.reasoning import run_problems, state_arrays
+    from edgereason.bench.taskfiles import parse_fields
     from edgereason.bench.tasks import load_task, parse_digits, shots_for
     from edgereason.runtime import calibrate as cal
     from edgereason.runtime import open_model
+    from edgereason.runtime.answers import AnswerKind
     from edgereason.runtime.probes import PROBE_FEATURES
     from edgereason.runtime.reason import FEATURES
     from edgereason.runtime.spec import FittedOn
@@ -493,10 +501,12 @@ def calibrate(
         raise UsageError(f"--target-risk must be in (0, 1), got {target_risk}")
     base = _default_exits(default_spec(), strategy, max_traces, max_new_tokens, abort_threshold, calculator)
     suite_digits = parse_digits(digits)
-    problems = load_task(task, n=n, seed=task_seed, offset=offset, digits=suite_digits)
+    problems = load_task(task, n=n, seed=task_seed, offset=offset, digits=suite_digits, fields=parse_fields(fields))
     if len(problems) < cal.MIN_PROBLEMS:
         raise UsageError(f"{task} has only {len(problems)} problems from --offset {offset}; calibration needs at "
                          f"least {cal.MIN_PROBLEMS}: lower --offset or pass a larger task file")
+    if strategy == Strategy.SCORE.value and problems[0].kind is not AnswerKind.CHOICE:
+        raise UsageError(f"--strategy score answers multiple-choice questions, and {task} is not: use another one")
     model = open_model(folder, num_threads=positive(threads, "--threads"))
     shot_task = _shot_task(task, problems)
     kind = problems[0].kind
