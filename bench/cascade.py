@@ -21,10 +21,10 @@ from time import perf_counter
 import numpy as np
 
 from edgereason.errors import EdgeReasonError, UsageError
-from edgereason.runtime.answers import same_answer
 from edgereason.runtime.escalate import SlowPath, SlowPathError, ask
 from edgereason.runtime.spec import SolveSpec
 
+from .grading import is_correct
 from .reasoning import Record
 from .tasks import Problem
 
@@ -57,7 +57,7 @@ def ask_problems(slow: SlowPath, problems: Sequence[Problem], *, spec: SolveSpec
         try:
             got = ask(slow, spec.messages(p.question, kind=p.kind, choices=p.choices), kind=p.kind,
                       num_choices=len(p.choices))
-            record = SlowRecord(p.id, got.answer, same_answer(got.answer, p.answer), got.prompt_tokens,
+            record = SlowRecord(p.id, got.answer, is_correct(got.answer, p), got.prompt_tokens,
                                 got.completion_tokens, got.seconds, got.model)
         except SlowPathError as e:
             record = SlowRecord(p.id, None, False, None, None, perf_counter() - start, slow.model, str(e))

@@ -10,12 +10,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from edgereason.runtime import LoadedModel
-from edgereason.runtime.answers import same_answer
 from edgereason.runtime.probes import STATES
 from edgereason.runtime.reason import SolveResult, solve
 from edgereason.runtime.spec import SolveSpec
 from edgereason.runtime.stats import aurc, auroc, ece
 
+from .grading import is_correct
 from .tasks import Problem
 
 STATES_FILE = "states.npz"  # in a `bench reason` report: "<run>/prompt", "<run>/answer" -> [N, H] float32
@@ -63,7 +63,7 @@ def run_problems(model: LoadedModel, problems: Sequence[Problem], spec: SolveSpe
         result: SolveResult = solve(model.backend, model.text, p.question, spec=spec, kind=p.kind, choices=p.choices,
                                     parallel=parallel)
         record = Record(
-            problem_id=p.id, answer=result.answer, reference=p.answer, correct=same_answer(result.answer, p.answer),
+            problem_id=p.id, answer=result.answer, reference=p.answer, correct=is_correct(result.answer, p),
             p_correct=result.p_correct, decision=result.decision, tokens=result.tokens_generated,
             tool_tokens=sum(t.tool_tokens for t in result.traces), probe_tokens=result.probe_tokens,
             arith_seconds=sum(t.arith_seconds for t in result.traces), traces=len(result.traces),

@@ -1,5 +1,5 @@
 // Checks the sampler and the confidence signals against tests/golden/sampling.json, the vectors the
-// Python runtime is tested with (same tokens, signals within 1e-5), answer extraction and the
+// Python runtime is tested with (same tokens, signals within 1e-5), answer extraction, canonical answers and the
 // stated-answer rule against tests/golden/answers.json (the same strings), and the manifest checks
 // against tests/golden/bad_files.json (the valid folder loads, each broken one is refused with one line
 // holding the expected words; so are its broken calibrators and solve specs), checked arithmetic against
@@ -388,6 +388,10 @@ int main(int argc, char** argv) {
     for (const auto& c : answers.at("same_answer"))
       expect(er::same_answer(optional_string(c.at("a")), optional_string(c.at("b"))) == c.at("same").get<bool>(),
              "same_answer " + c.at("a").dump() + " " + c.at("b").dump());
+    for (const auto& c : answers.at("canonical")) {
+      const auto value = er::canonical_answer(c.at("text"));
+      expect(value == optional_string(c.at("answer")), "canonical " + c.at("text").dump() + ": got " + show(value));
+    }
     for (const auto& c : answers.at("stated"))
       expect(er::states_answer(c.at("line")) == c.at("stated").get<bool>(), "stated " + c.at("line").dump());
   }

@@ -6,7 +6,10 @@ import java.util.List;
 import java.util.Map;
 import org.junit.Test;
 
-/** Answer extraction and the stated-answer rule against tests/golden/answers.json, made by runtime/answers.py. */
+/**
+ * Answer extraction, canonical answers and the stated-answer rule against tests/golden/answers.json, made by
+ * runtime/answers.py.
+ */
 public class AnswersTest {
     private static List<Object> section(String name) throws Exception {
         return Json.array(Golden.load("answers.json").get(name), name);
@@ -33,6 +36,14 @@ public class AnswersTest {
             Map<String, Object> c = Json.object(o, "case");
             assertEquals(c.get("a") + " vs " + c.get("b"), c.get("same"),
                     Answers.sameAnswer((String) c.get("a"), (String) c.get("b")));
+        }
+    }
+
+    @Test
+    public void canonicalAnswersMatchPython() throws Exception {
+        for (Object o : section("canonical")) {
+            Map<String, Object> c = Json.object(o, "case");
+            assertEquals("canonical " + c.get("text"), c.get("answer"), Answers.canonicalAnswer((String) c.get("text")));
         }
     }
 

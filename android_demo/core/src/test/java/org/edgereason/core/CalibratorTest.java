@@ -70,7 +70,7 @@ public class CalibratorTest {
     @Test
     public void answersMatchPython() {
         assertEquals("1000", Answers.extractMath("The answer is 1,000."));
-        assertEquals("4", Answers.extractMath("so \\boxed{\\frac{3}{4}} and 5"));
+        assertEquals("0.75", Answers.extractMath("so \\boxed{\\frac{3}{4}} and 5")); // the box's fraction, not its last digit
         assertEquals("42", Answers.extractMath("#### 42\nThe answer is 7"));
         assertEquals("3.5", Answers.extractMath("x = 3.50 dollars"));
         assertNull(Answers.extractMath("no numbers"));
