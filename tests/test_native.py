@@ -646,6 +646,41 @@ def test_solve_decision_matches_python(runner, folders, tmp_path, strategy):
         assert 0.1 < python.p_correct < 0.9, "P(correct) is on a flat part of the map: move the calibrator"
 
 
+SCORE_QUESTION = "Which is a planet?"
+SCORE_CHOICES = ("Mars", "the Sun", "a comet")
+
+
+def test_score_matches_python(runner, folders, tmp_path):
+    """strategy score on the tiny fp32 `.pte` and `.onnx`: no decoding, each --choice scored after the spec's
+    context as runtime/reason.py's solve scores it: the same letter, features (the probes' logits among them), P(IK),
+    P(correct) within 1e-6, decision and reasons; with no --choice, one line naming the fix."""
+    from edgereason.runtime.answers import AnswerKind
+    from edgereason.runtime.reason import solve
+
+    shown = tuple(f"{'ABCDE'[i]}. {c}" for i, c in enumerate(SCORE_CHOICES))
+    for folder in _fp32_with_tokenizer(folders):
+        model, spec = _bound_spec(folder, hidden=True, strategy="score", route_before_decode=True)
+        path = tmp_path / f"{folder.name}.solve.score.json"
+        args = [str(folder), "--spec", str(path), "--question", SCORE_QUESTION, "--threads", "1"]
+        for choices in (SCORE_CHOICES, shown):  # an "A. " prefix is dropped, as Python's option_text drops it
+            plain = solve(model.backend, model.text, SCORE_QUESTION, spec=spec, kind=AnswerKind.CHOICE, choices=shown)
+            path.write_text(spec.dumps())
+            result = run(runner, *args, *[a for c in choices for a in ("--choice", c)])
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert len(result.stdout.splitlines()) == 1
+            _assert_same_solve(runner, result, plain, tokens=False)
+            assert json.loads(result.stdout)["summary"]["generated_tokens"] == 0
+        assert not plain.calibrated and plain.p_correct == plain.features["vote_share"]
+        fitted = _fitted_to(model, spec, plain.features, route_threshold=0.01)
+        python = solve(model.backend, model.text, SCORE_QUESTION, spec=fitted, kind=AnswerKind.CHOICE, choices=shown)
+        path.write_text(fitted.dumps())
+        result = run(runner, *args, *[a for c in SCORE_CHOICES for a in ("--choice", c)])
+        assert result.returncode == 0, result.stderr[-3000:]
+        _assert_same_solve(runner, result, python, tokens=False)
+        assert python.calibrated and {"pik_logit", "answer_state_logit"} <= python.features.keys()
+    _one_error(run(runner, *args), "strategy score answers a multiple-choice question by its options")
+
+
 def test_route_before_decode_matches_python(runner, folders, tmp_path):
     """P(IK) below the route threshold: the runner escalates before decoding, as Python does (no steps, P(correct)
     is P(IK), the same reason)."""

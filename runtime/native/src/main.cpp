@@ -90,6 +90,7 @@ struct Settings {
   bool arith_abort = false;  // the spec's settings.exit.arith_abort
   er::Calculator calculator = er::Calculator::Off;
   bool calculator_given = false;
+  bool score = false;  // the spec's strategy score: the --choice options scored after the question, no decoding
   bool decide = false;  // --spec, one trace's solve: score it as `edgereason solve` does (not a vote of several)
   std::string note;  // said on stderr once every check has passed
 };
@@ -192,7 +193,12 @@ Settings resolve(const Options& o) {
   Settings s;
   if (!o.spec_file.empty()) s.spec = er::read_spec(o.spec_file);  // before the model loads
   const er::SolveSpec& spec = s.spec ? *s.spec : er::default_spec();
-  const bool exits = s.spec && spec.strategy != "greedy", vote = s.spec && spec.strategy == "vote";
+  const bool vote = s.spec && spec.strategy == "vote", by_score = s.spec && spec.strategy == "score";
+  const bool exits = s.spec && (spec.strategy == "early-exit" || vote);
+  if (by_score && o.choices.empty())  // runtime/reason.py solve's rule, worded for the flags
+    throw er::UsageError("strategy score answers a multiple-choice question by its options: give the question as "
+                         "--question and its options as --choice, or use a spec of another strategy");
+  s.score = by_score;
   if (vote)
     s.note = "note: " + o.spec_file + " votes over " + std::to_string(spec.max_traces) + " traces; edgereason-run "
              "decodes one, the vote's first (seed " + std::to_string(o.seed.value_or(spec.sampling.seed)) +
@@ -228,7 +234,7 @@ Settings resolve(const Options& o) {
   if (s.arith_abort && s.calculator == er::Calculator::Off)
     throw er::UsageError("the spec's settings.exit.arith_abort needs the calculator: give --calculator check or "
                          "compute");
-  if (!o.question.empty() && !spec.math_template)
+  if (!o.question.empty() && !spec.math_template && !s.score)
     throw er::UsageError("--question builds the prompt from the spec's rendered chat template, and " +
                          (s.spec ? o.spec_file : std::string("the default spec (edgereason/specs/solve.json)")) +
                          " has none: " + kSpecFix);
@@ -338,7 +344,13 @@ int run(const Options& o) {
   if (manifest.files.count(manifest.tokenizer_file))
     tokenizer = std::make_unique<er::Tokenizer>(manifest.path(manifest.tokenizer_file));
   std::vector<int64_t> prompt;
-  if (!o.question.empty()) {
+  if (settings.score) {
+    // runtime/spec.py Scoring.context_ids: the plain context around the question, no chat template.
+    if (!tokenizer) throw er::UsageError(manifest.folder + " has no tokenizer: strategy score reads the options' text");
+    const std::string context = settings.spec->scoring.context_text(o.question);
+    if (manifest.add_bos && manifest.bos_id) prompt.push_back(*manifest.bos_id);
+    for (int id : tokenizer->encode(context)) prompt.push_back(id);
+  } else if (!o.question.empty()) {
     // As `edgereason solve` prompts it: the rendered template around the question and its lettered options.
     if (!tokenizer) throw er::UsageError(manifest.folder + " has no tokenizer: give the prompt as --tokens");
     std::vector<std::string> shown;
@@ -392,6 +404,13 @@ int run(const Options& o) {
   if (const std::optional<er::Solve> routed = scoring ? er::route(*settings.spec, p_ik) : std::nullopt) {
     summary.update({{"generated_tokens", 0}, {"finish_reason", nullptr}, {"peak_rss_bytes", peak_rss_bytes()}});
     add_solve(summary, *routed, settings.spec->strategy);
+    std::cout << json{{"summary", summary}}.dump() << "\n";
+    return 0;
+  }
+  if (settings.score) {  // no decoding: each option's log-likelihood after the context (reason.h score)
+    const er::Solve solve = er::score(session, *tokenizer, prompt, o.choices, *settings.spec, p_ik);
+    summary.update({{"generated_tokens", 0}, {"finish_reason", "scored"}, {"peak_rss_bytes", peak_rss_bytes()}});
+    add_solve(summary, solve, settings.spec->strategy);
     std::cout << json{{"summary", summary}}.dump() << "\n";
     return 0;
   }

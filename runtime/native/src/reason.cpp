@@ -6,6 +6,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "errors.h"
 #include "tokenizer.h"
 
 namespace edgereason {
@@ -31,7 +32,104 @@ double mean(const std::vector<double>& v) {
   return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
 }
 
+// What decide() and score() share: P(correct) (the calibrator's, or `raw` against the uncalibrated threshold),
+// the decision and its reasons, the route line.
+void decide_on(Solve& out, const SolveSpec& spec, double raw, const State& prompt, const State& answer,
+               const std::optional<std::string>& abort_reason) {
+  const Calibrator* calibrator = spec.calibrator ? &*spec.calibrator : nullptr;
+  double threshold = spec.uncalibrated_threshold;
+  if (calibrator) {
+    for (const auto& [name, value] : calibrator->probe_features(prompt, answer)) out.features[name] = value;
+    out.p_correct = calibrator->predict(out.features);
+    out.calibrated = true;
+    threshold = calibrator->threshold;
+  } else {
+    out.p_correct = raw;
+    out.reasons.push_back("uncalibrated (no calibrator for this strategy: run `edgereason calibrate`); raw confidence "
+                          "used");
+  }
+  if (!out.answer) {
+    out.decision = "escalate";
+    out.reasons.push_back(abort_reason ? "no answer (1 of 1 traces aborted: " + *abort_reason + ")"
+                                       : "no answer found in the trace");
+  } else {
+    const bool accept = out.p_correct >= threshold;
+    out.decision = accept ? "accept" : "escalate";
+    out.reasons.push_back("P(correct) " + two_places(out.p_correct) + (accept ? " >= " : " < ") + "threshold " +
+                          two_places(threshold));
+  }
+  if (spec.route_before_decode)
+    out.reasons.push_back(out.p_ik ? "not routed: P(IK) " + two_places(*out.p_ik) + " >= route threshold " +
+                                         two_places(calibrator->route_threshold)
+                                   : "not routed: the calibrator has no P(IK) probe (run `edgereason calibrate` on an "
+                                     "artifact with hidden-state outputs)");
+}
+
+// log p(target) under `logits`, the log-softmax taken in double (runtime/likelihood.py log_softmax).
+double log_prob(const std::vector<float>& logits, int target) {
+  const double top = *std::max_element(logits.begin(), logits.end());
+  double sum = 0.0;
+  for (float x : logits) sum += std::exp(static_cast<double>(x) - top);
+  return static_cast<double>(logits[static_cast<size_t>(target)]) - top - std::log(sum);
+}
+
+State state_of(const std::vector<float>& hidden) { return State(hidden.begin(), hidden.end()); }
+
 }  // namespace
+
+Solve score(Session& session, const Tokenizer& tokenizer, const std::vector<int64_t>& context,
+            const std::vector<std::string>& choices, const SolveSpec& spec, std::optional<double> p_ik) {
+  const ScoringRule& rule = spec.scoring;
+  const std::vector<float> after_context = session.prefill_reusing(context);  // [V]: predicts each option's first
+  const State prompt_state = state_of(session.hidden());
+  const int keep = session.position();
+  std::vector<std::vector<int>> ids;
+  std::vector<double> logprobs, scores;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const std::string prefix = letters().substr(i, 1) + ". ";
+    const std::string text = choices[i].rfind(prefix, 0) == 0 ? choices[i].substr(prefix.size()) : choices[i];
+    const std::string continuation = rule.continuation(text);
+    ids.push_back(tokenizer.encode(continuation));
+    const std::vector<int>& cont = ids.back();
+    if (cont.empty()) throw UsageError("option " + letters().substr(i, 1) + " encodes to no tokens: give it some text");
+    if (!session.has_room(cont.size() - 1))  // before any forward, as runtime/likelihood.py checks
+      throw UsageError("the context's " + std::to_string(keep) + " tokens + option " + letters().substr(i, 1) + "'s " +
+                       std::to_string(cont.size()) + " exceed the context of " +
+                       std::to_string(keep + session.room()) + ": shorten the question or the option");
+    double logprob = log_prob(after_context, cont[0]);
+    for (size_t t = 1; t < cont.size(); ++t) logprob += log_prob(session.step(cont[t - 1]), cont[t]);
+    session.rewind(keep);
+    const double length = rule.normalize == "chars"    ? static_cast<double>(utf32(continuation).size())
+                          : rule.normalize == "tokens" ? static_cast<double>(cont.size())
+                                                       : 1.0;
+    logprobs.push_back(logprob);
+    scores.push_back(logprob / std::max(length, 1.0));
+  }
+  const size_t best = static_cast<size_t>(std::max_element(scores.begin(), scores.end()) - scores.begin());
+  const double top = scores[best];
+  double sum = 0.0;
+  for (double s : scores) sum += std::exp(s - top);
+  const double share = 1.0 / sum;  // exp(top - top) / sum: the chosen option's probability
+  for (int id : ids[best]) session.step(id);  // the answer probe reads the state after the whole chosen option
+  const State answer_state = state_of(session.hidden());
+  session.rewind(keep);
+  std::vector<double> ranked = scores;
+  std::sort(ranked.begin(), ranked.end());
+  const double per_token = logprobs[best] / static_cast<double>(ids[best].size());
+  Solve out;
+  out.p_ik = p_ik;
+  out.answer = letters().substr(best, 1);
+  for (const std::string& name : spec.features) out.features[name] = 0.0;
+  out.features["vote_share"] = share;
+  out.features["answer_logprob"] = logprobs[best];
+  out.features["answer_min_logprob"] = ranked.size() > 1 ? ranked[ranked.size() - 1] - ranked[ranked.size() - 2] : 0.0;
+  out.features["mean_logprob"] = per_token;
+  out.features["min_logprob"] = per_token;
+  out.features["num_tokens"] = static_cast<double>(ids[best].size());
+  out.features["has_answer"] = 1.0;
+  decide_on(out, spec, share, prompt_state, answer_state, std::nullopt);
+  return out;
+}
 
 std::vector<size_t> answer_span(const Tokenizer& tokenizer, const std::vector<Step>& steps,
                                 const std::optional<std::string>& answer) {
@@ -122,36 +220,14 @@ Solve decide(const Trace& trace, const Tokenizer& tokenizer, AnswerKind kind, in
     if (found == computed.end()) throw std::logic_error("the solve spec's feature " + name + " is not computed here");
     out.features[name] = found->second;
   }
-  const Calibrator* calibrator = spec.calibrator ? &*spec.calibrator : nullptr;
-  double threshold = spec.uncalibrated_threshold;
-  if (calibrator) {
-    const State prompt = steps.empty() ? State{} : State(steps.front().hidden.begin(), steps.front().hidden.end());
-    const State answer = mean_state(steps, span.empty() ? last_own(steps) : span);
-    for (const auto& [name, value] : calibrator->probe_features(prompt, answer)) out.features[name] = value;
-    out.p_correct = calibrator->predict(out.features);
-    out.calibrated = true;
-    threshold = calibrator->threshold;
-  } else {
-    // Without a calibrator: the winner's vote share times its geometric-mean token probability.
-    out.p_correct = out.features.at("vote_share") * std::exp(out.features.at("mean_logprob"));
-    out.reasons.push_back("uncalibrated (no calibrator for this strategy: run `edgereason calibrate`); raw confidence "
-                          "used");
+  // Without a calibrator: the winner's vote share times its geometric-mean token probability.
+  const double raw = out.features.at("vote_share") * std::exp(out.features.at("mean_logprob"));
+  State prompt, answer;
+  if (spec.calibrator) {
+    prompt = steps.empty() ? State{} : state_of(steps.front().hidden);
+    answer = mean_state(steps, span.empty() ? last_own(steps) : span);
   }
-  if (!out.answer) {
-    out.decision = "escalate";
-    out.reasons.push_back(trace.abort_reason ? "no answer (1 of 1 traces aborted: " + *trace.abort_reason + ")"
-                                             : "no answer found in the trace");
-  } else {
-    const bool accept = out.p_correct >= threshold;
-    out.decision = accept ? "accept" : "escalate";
-    out.reasons.push_back("P(correct) " + two_places(out.p_correct) + (accept ? " >= " : " < ") + "threshold " +
-                          two_places(threshold));
-  }
-  if (spec.route_before_decode)
-    out.reasons.push_back(p_ik ? "not routed: P(IK) " + two_places(*p_ik) + " >= route threshold " +
-                                     two_places(calibrator->route_threshold)
-                               : "not routed: the calibrator has no P(IK) probe (run `edgereason calibrate` on an "
-                                 "artifact with hidden-state outputs)");
+  decide_on(out, spec, raw, prompt, answer, trace.abort_reason);
   return out;
 }
 

@@ -50,6 +50,15 @@ std::optional<Solve> route(const SolveSpec& spec, std::optional<double> p_ik);
 Solve decide(const Trace& trace, const Tokenizer& tokenizer, AnswerKind kind, int num_choices, const SolveSpec& spec,
              std::optional<double> p_ik);
 
+// A multiple-choice question answered by its options' likelihood (runtime/reason.py _score, settings.strategy
+// score): each option's continuation (spec.scoring) scored after `context` (log-softmax in double, the cache rewound
+// to the context between options), the highest normalized score the answer, the softmax over the scores its
+// probability (P(correct) without a calibrator), the calibrator's features in the trace features' slots, the prompt
+// state the context's last token's and the answer state the one after the whole chosen option. `choices` as the
+// runner is given them (an "A. " prefix is dropped). The session is left holding the context.
+Solve score(Session& session, const Tokenizer& tokenizer, const std::vector<int64_t>& context,
+            const std::vector<std::string>& choices, const SolveSpec& spec, std::optional<double> p_ik);
+
 // Indices of the model's own steps that wrote the answer's last occurrence in the decoded trace, else its last own
 // steps (runtime/reason.py _answer_span); empty without an answer.
 std::vector<size_t> answer_span(const Tokenizer& tokenizer, const std::vector<Step>& steps,

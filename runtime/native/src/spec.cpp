@@ -51,7 +51,21 @@ void check_settings(const SolveSpec& s, const std::string& label) {
                      "all be the same: " + kFix);
 }
 
+std::string replaced(std::string text, const std::string& key, const std::string& value) {
+  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + value.size()))
+    text.replace(at, key.size(), value);
+  return text;
+}
+
 }  // namespace
+
+std::string ScoringRule::context_text(const std::string& question) const {
+  return replaced(context, "{question}", question);
+}
+
+std::string ScoringRule::continuation(const std::string& option_text) const {
+  return replaced(option, "{choice}", option_text);
+}
 
 const std::string& letters() {
   static const auto value = compiled_default().at("answers").at("letters").get<std::string>();
@@ -81,6 +95,9 @@ SolveSpec check_spec(const Json& data, const std::string& label) {
               "is missing (a spec renders both kinds' templates or neither)");
   if (s.math_template && !s.artifact_sha256)
     throw bad("artifact_sha256", "a rendered template belongs to one artifact, and this spec names none");
+  const Json& scoring = data.contains("scoring") ? data.at("scoring") : compiled_default().at("scoring");
+  s.scoring = ScoringRule{scoring.at("context").get<std::string>(), scoring.at("option").get<std::string>(),
+                          scoring.at("normalize").get<std::string>()};
   const Json& answers = data.at("answers");
   s.letters = answers.at("letters").get<std::string>();
   if (s.letters != letters())

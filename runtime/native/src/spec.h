@@ -46,6 +46,15 @@ struct ExitSettings {
   bool arith_abort = false;  // abandon a trace at its first false arithmetic statement
 };
 
+// scoring: how the score strategy asks a multiple-choice question (runtime/spec.py Scoring): `context` with the
+// question in place of {question} (no chat template), each option as `option` with its text in place of {choice},
+// its log-likelihood divided by its length in code points (chars), tokens (tokens) or 1 (none).
+struct ScoringRule {
+  std::string context, option, normalize;
+  std::string context_text(const std::string& question) const;  // every {question} replaced, as Python's str.replace
+  std::string continuation(const std::string& option_text) const;  // every {choice} replaced
+};
+
 // What the runner reads of a checked spec. Not kept: the system prompts and shots (they are inside the rendered
 // templates) and arith_error_weight (the runner decodes one trace: it does not vote).
 struct SolveSpec {
@@ -53,7 +62,8 @@ struct SolveSpec {
   std::optional<Template> math_template, choice_template;  // both or neither
   std::string letters, probe_text;
   int max_answer_tokens = 0;
-  std::string strategy;  // greedy | early-exit | vote
+  ScoringRule scoring;   // the default spec's when the file has none
+  std::string strategy;  // greedy | early-exit | vote | score
   int max_new_tokens = 0, max_traces = 0;
   SamplingConfig sampling;  // the vote's traces' (trace i draws with seed + i); greedy strategies decode greedily
   ExitSettings exit;

@@ -30,7 +30,7 @@ import java.util.Set;
  */
 public final class Reasoner {
     public enum Strategy {
-        GREEDY("greedy"), EARLY_EXIT("early-exit"), VOTE("vote");
+        GREEDY("greedy"), EARLY_EXIT("early-exit"), VOTE("vote"), SCORE("score");
 
         public final String value;
 
@@ -38,14 +38,14 @@ public final class Reasoner {
             this.value = value;
         }
 
-        /** The strategy a spec names (the schema admits only these three). */
+        /** The strategy a spec names (the schema admits only these four). */
         public static Strategy of(String value) {
             for (Strategy s : values()) {
                 if (s.value.equals(value)) {
                     return s;
                 }
             }
-            throw new IllegalArgumentException("unknown strategy " + value + ": use greedy, early-exit, vote");
+            throw new IllegalArgumentException("unknown strategy " + value + ": use greedy, early-exit, vote, score");
         }
     }
 
@@ -221,6 +221,11 @@ public final class Reasoner {
     public static Result solve(Backend backend, Text text, String question, SolveSpec spec, Answers.Kind kind,
                                List<String> choices, Generator.Listener listener) throws Exception {
         Config config = spec.config;
+        if (config.strategy == Strategy.SCORE) {
+            throw new IllegalArgumentException("strategy score (a multiple-choice question answered by its options' "
+                    + "likelihood) is not in the Java core yet: use the Python runtime's solve for --strategy score, "
+                    + "or a spec of another strategy");
+        }
         Calibrator calibrator = spec.calibrator;
         if (choices.size() > spec.letters.length()) {
             throw new IllegalArgumentException("a question has at most " + spec.letters.length() + " choices (letters "

@@ -116,7 +116,50 @@ public final class SolveSpec {
         }
     }
 
+    /**
+     * How the score strategy asks a multiple-choice question (runtime/spec.py {@code Scoring}): {@code context} with
+     * the question in place of {@code {question}} (no chat template), each option as the continuation {@code option}
+     * with its text in place of {@code {choice}}, and what an option's log-likelihood is divided by before the
+     * options are compared ({@code chars}: its length in characters, lm-eval's acc_norm; {@code tokens}; {@code none}).
+     */
+    public static final class Scoring {
+        public final String context;
+        public final String option;
+        public final String normalize;
+
+        Scoring(Map<String, Object> d) {
+            context = (String) d.get("context");
+            option = (String) d.get("option");
+            normalize = (String) d.get("normalize");
+        }
+
+        /** The context's text, the question in it. */
+        public String contextText(String question) {
+            return context.replace("{question}", question);
+        }
+
+        /** What is scored after the context: {@code option} with the option's text in it. */
+        public String continuation(String optionText) {
+            return option.replace("{choice}", optionText);
+        }
+
+        /** An option as solve is given it ("B. the Moon") to its own text ("the Moon"). */
+        public static String optionText(String choice, int index) {
+            String prefix = Answers.LETTERS.charAt(index) + ". ";
+            return choice.startsWith(prefix) ? choice.substring(prefix.length()) : choice;
+        }
+
+        /** The log-likelihood divided by the spec's length (chars are Python's: code points). */
+        public double normalized(double logprob, int numTokens, String continuation) {
+            int length = normalize.equals("chars") ? continuation.codePointCount(0, continuation.length())
+                    : normalize.equals("tokens") ? numTokens : 1;
+            return logprob / Math.max(length, 1);
+        }
+    }
+
     private final Map<String, Prompt> prompts;
+    /** The score strategy's rule (the default spec's when the file has none). */
+    public final Scoring scoring;
     /** Choice letters in order (always this runtime's, {@link Answers#LETTERS}: the check refuses others). */
     public final String letters;
     /** The answer probe's text and how many tokens its greedy read may take. */
@@ -144,6 +187,8 @@ public final class SolveSpec {
             p.put(e.getKey(), new Prompt(Json.object(e.getValue(), "prompts." + e.getKey())));
         }
         prompts = Collections.unmodifiableMap(p);
+        scoring = d.containsKey("scoring") ? new Scoring(Json.object(d.get("scoring"), "scoring"))
+                : new Scoring(Json.object(defaultData().get("scoring"), "scoring"));
         Map<String, Object> answers = Json.object(d.get("answers"), "answers");
         letters = (String) answers.get("letters");
         probeText = (String) answers.get("probe_text");

@@ -52,6 +52,35 @@ public class SolveSpecTest {
     }
 
     @Test
+    public void aScoreSpecParsesWithOrWithoutItsScoringSection() throws Exception {
+        SolveSpec d = SolveSpec.defaults();
+        assertEquals("Question: {question}\nAnswer:", d.scoring.context);
+        assertEquals(" {choice}", d.scoring.option);
+        assertEquals("chars", d.scoring.normalize);
+        Map<String, Object> raw = SolveSpec.defaultData();
+        raw.remove("scoring"); // optional: absent, the default spec's
+        Json.object(raw.get("settings"), "settings").put("strategy", "score");
+        SolveSpec spec = SolveSpec.check(raw, "test spec", SolveSpec.FIX);
+        assertEquals(Reasoner.Strategy.SCORE, spec.config.strategy);
+        assertEquals(d.scoring.context, spec.scoring.context);
+        assertEquals("the Moon", SolveSpec.Scoring.optionText("B. the Moon", 1));
+        assertEquals("B. the Moon", SolveSpec.Scoring.optionText("B. the Moon", 0));
+        assertEquals(-0.5, d.scoring.normalized(-2.0, 1, " abc"), 0.0); // chars: 4
+    }
+
+    @Test
+    public void theReasonerRefusesAScoreSpecNamingTheFix() throws Exception {
+        SolveSpec spec = Specs.noShots("score");
+        try {
+            Reasoner.solve(new GeneratorTest.ScriptedBackend(new int[0]), new Text(GeneratorTest.byteTokenizer(), null, false, null), "q",
+                    spec, Answers.Kind.CHOICE, Arrays.asList("yes", "no"), null);
+            fail("a score spec was solved");
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("use the Python runtime's solve for --strategy score"));
+        }
+    }
+
+    @Test
     public void theBundledDefaultParsesAndIsThisRuntimes() {
         SolveSpec spec = SolveSpec.defaults();
         Map<String, Object> raw = SolveSpec.defaultData();
