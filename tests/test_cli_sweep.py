@@ -13,6 +13,7 @@ ARTIFACT_COMMANDS = {
     "bench quality": ["bench", "quality", "{}", "-o", "{out}"],
     "bench reason": ["bench", "reason", "{}", "-o", "{out}"],
     "android push": ["android", "push", "{}"],
+    "eval": ["eval", "{}", "--tasks", "arc_easy", "-o", "{out}"],
 }
 FILE_COMMANDS = {
     "models check": ["models", "check", "{}"],

@@ -1,7 +1,7 @@
 """`edgereason`: a thin typer app. Each command parses options, calls one library function, renders.
 
 Commands live in `cli.export` (models, export, inspect), `cli.reason` (run, solve, calibrate), `cli.serve` and
-`cli.bench` (bench speed, quality, reason), `cli.data` (data pull, list).
+`cli.bench` (bench speed, quality, reason), `cli.data` (data pull, list), `cli.eval` (lm-eval).
 
 Errors: an `EdgeReasonError` becomes one line on stderr and its exit code (2 for the user's
 mistakes, 1 for internal failures); Ctrl-C exits 130 after the staging folders are removed.
@@ -144,6 +144,7 @@ def run() -> None:
 from edgereason.cli import android as _android_commands  # noqa: E402,F401
 from edgereason.cli import bench as _bench_commands  # noqa: E402,F401
 from edgereason.cli import data as _data_commands  # noqa: E402,F401
+from edgereason.cli import eval as _eval_commands  # noqa: E402,F401
 from edgereason.cli import export as _export_commands  # noqa: E402,F401  (registers commands)
 from edgereason.cli import native as _native_commands  # noqa: E402,F401
 from edgereason.cli import reason as _reason_commands  # noqa: E402,F401
