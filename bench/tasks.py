@@ -1,13 +1,15 @@
-"""Reasoning tasks: a built-in graded arithmetic suite, and GSM8K / ARC-Easy read by path.
+"""Reasoning tasks: a built-in graded arithmetic suite, a built-in fractions suite, and GSM8K / ARC-Easy read by path.
 
 The built-in suite exists so that calibration has signal on a 135M model: GSM8K is nearly all
 wrong at that size, while 1–4 step word problems span easy to hard. Problems are generated from
-a seed, so a (seed, n) pair names the same problems on every machine.
+a seed, so a (seed, n) pair names the same problems on every machine. The fractions suite asks for answers that are
+not integers (`\\frac{a}{b}` in lowest terms), so that extraction, early exit and the vote are exercised on them.
 """
 
 import random
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 from edgereason import datafiles, schema
@@ -31,6 +33,7 @@ _ITEMS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "cards",
 
 
 MAX_SUITE_DIGITS = 6
+BUILTIN_TASKS = ("builtin", "fractions", "gsm8k", "arc", "arc-easy")  # names, not files
 
 
 def builtin_suite(n: int, *, seed: int = 0, steps: tuple[int, ...] = (1, 2, 3, 4),
@@ -47,6 +50,63 @@ def builtin_suite(n: int, *, seed: int = 0, steps: tuple[int, ...] = (1, 2, 3, 4
     rng = random.Random(f"builtin-digits-{lo}-{hi}-{seed}")
     return [_multi_digit_problem(rng, f"builtin-d{lo}-{hi}-{seed}-{i}", steps[i % len(steps)], lo, hi)
             for i in range(n)]
+
+
+_PORTIONS = ["a pizza", "a cake", "a bar of chocolate", "a pie", "a loaf of bread", "a bottle of juice"]
+
+
+def fraction_suite(n: int, *, seed: int = 0, steps: tuple[int, ...] = (1, 2)) -> list[Problem]:
+    """`n` word problems over fractions of one thing, steps cycling through `steps`; each answer is a fraction in
+    lowest terms written `\\frac{a}{b}` (an integer when whole), graded by value."""
+    rng = random.Random(f"fractions-{seed}")
+    return [_fraction_problem(rng, f"fractions-{seed}-{i}", steps[i % len(steps)]) for i in range(n)]
+
+
+def _latex(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def _plain(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def _fraction_problem(rng: random.Random, pid: str, num_steps: int) -> Problem:
+    """Eat some, then more (+), put some back (-), or the same again (x 2): every result stays in (0, 1]."""
+    name, thing = rng.choice(_NAMES), rng.choice(_PORTIONS)
+    short = thing.split(" of ")[0].split(" ", 1)[1]
+    den = rng.choice([3, 4, 5, 6, 8, 10, 12])
+    value = Fraction(rng.randint(1, den // 2), den)
+    sentences = [f"{name} eats {_plain(value)} of {thing}."]
+    work = []
+    for _ in range(num_steps):
+        ops = ["add", "add"] + (["sub"] if value > Fraction(1, 4) else [])
+        ops += ["twice"] if value <= Fraction(1, 2) else []
+        op = rng.choice(ops)
+        if op == "add":
+            d = rng.choice([value.denominator, value.denominator, 2 * value.denominator, 12])
+            room = (1 - value) * d
+            if room < 1:
+                op = "sub"
+            else:
+                k = Fraction(rng.randint(1, max(1, int(room) // 2 or 1)), d)
+                sentences.append(f"Then {name} eats {_plain(k)} more of the {short}.")
+                work.append(f"{_plain(value)} + {_plain(k)} = {_plain(value + k)}.")
+                value += k
+        if op == "sub":
+            k = Fraction(1, value.denominator * rng.choice([1, 2]))
+            while k >= value:
+                k /= 2
+            sentences.append(f"{name} puts back {_plain(k)} of the {short}, uneaten.")
+            work.append(f"{_plain(value)} - {_plain(k)} = {_plain(value - k)}.")
+            value -= k
+        elif op == "twice":
+            sentences.append(f"Then {name} eats the same amount again.")
+            work.append(f"{_plain(value)} * 2 = {_plain(value * 2)}.")
+            value *= 2
+    question = (" ".join(sentences) + f" What fraction of the {short} did {name} eat? "
+                "Give the answer as a fraction in lowest terms.")
+    solution = "\n".join(work) + f"\nThe answer is {_latex(value)}."
+    return Problem(pid, question, _latex(value), num_steps=num_steps, meta={"solution": solution})
 
 
 def parse_digits(text: str | None) -> tuple[int, int] | None:
@@ -225,14 +285,16 @@ def _read_jsonl(path: Path, n: int | None, offset: int, schema_name: str | None 
 
 def load_task(name: str, *, n: int, seed: int = 0, offset: int = 0, path: Path | None = None,
               digits: tuple[int, int] | None = None, fields: dict[str, str] | None = None) -> list[Problem]:
-    """`builtin` (with `digits`: its multi-digit setting), `gsm8k`, `arc-easy`, or a task file of any shape
+    """`builtin` (with `digits`: its multi-digit setting), `fractions`, `gsm8k`, `arc-easy`, or a task file of any shape
     `bench.taskfiles` reads (JSONL, CSV or Parquet; `fields` renames its columns)."""
-    if fields and (name in ("builtin", "gsm8k", "arc", "arc-easy") or path is not None):
+    if fields and (name in BUILTIN_TASKS or path is not None):
         raise UsageError(f"--fields maps the columns of a task file, not of {name!r}: drop it or pass --task FILE")
     if digits is not None and name != "builtin":
         raise UsageError(f"--digits is a setting of the built-in suite, not of {name!r}: drop it or use --task builtin")
     if name == "builtin":
         return builtin_suite(n, seed=seed, digits=digits)
+    if name == "fractions":
+        return fraction_suite(n, seed=seed)
     if name == "gsm8k":
         return read_gsm8k(path, n=n, offset=offset)
     if name in ("arc", "arc-easy"):
@@ -242,7 +304,8 @@ def load_task(name: str, *, n: int, seed: int = 0, offset: int = 0, path: Path |
         from .taskfiles import read_task_file
 
         return read_task_file(candidate, n=n, offset=offset, fields=fields)
-    raise UsageError(f"unknown task '{name}': use builtin, gsm8k, arc-easy or a task file (.jsonl, .csv, .parquet)")
+    raise UsageError(f"unknown task '{name}': use builtin, fractions, gsm8k, arc-easy or a task file (.jsonl, .csv, "
+                     ".parquet)")
 
 
 SHOT_SEED = 10_000  # few-shot examples come from a seed no evaluation uses
@@ -256,6 +319,8 @@ def shots_for(task: str, *, num_shots: int = 2, digits: tuple[int, int] | None =
     if task == "builtin":
         return [(p.question, p.meta["solution"])
                 for p in builtin_suite(num_shots, seed=SHOT_SEED, steps=(2, 3), digits=digits)]
+    if task == "fractions":
+        return [(p.question, p.meta["solution"]) for p in fraction_suite(num_shots, seed=SHOT_SEED, steps=(2,))]
     if task == "gsm8k":
         train = datafiles.locate("gsm8k_train.jsonl", option=None)
         return [(p.question, _clean_gsm8k(p.meta["solution"])) for p in read_gsm8k(train, n=num_shots)]
@@ -264,7 +329,7 @@ def shots_for(task: str, *, num_shots: int = 2, digits: tuple[int, int] | None =
         from edgereason.runtime.spec import default_spec
 
         return list(default_spec().prompt(AnswerKind.CHOICE).shots[:num_shots])  # the default spec's own
-    raise UsageError(f"unknown shots '{task}': use builtin, gsm8k, arc-easy or none")
+    raise UsageError(f"unknown shots '{task}': use builtin, fractions, gsm8k, arc-easy or none")
 
 
 def _clean_gsm8k(solution: str) -> str:

@@ -16,6 +16,30 @@ def test_builtin_suite_is_seeded_graded_and_exact():
         assert p.meta["solution"].count("=") == p.num_steps
 
 
+def test_fraction_suite_answers_are_exact_fractions_the_checker_and_grader_agree_on():
+    from fractions import Fraction
+
+    from edgereason.bench.grading import grade
+    from edgereason.runtime.arith import statements as arithmetic
+
+    a = tasks.fraction_suite(60, seed=2)
+    assert a == tasks.fraction_suite(60, seed=2) and a != tasks.fraction_suite(60, seed=3)
+    assert tasks.load_task("fractions", n=60, seed=2) == a
+    for p in a:
+        value = Fraction(*map(int, p.answer[6:-1].split("}{"))) if p.answer.startswith("\\frac") else Fraction(p.answer)
+        assert 0 < value <= 1 and (value.denominator == 1 or p.answer == f"\\frac{{{value.numerator}}}"
+                                                                          f"{{{value.denominator}}}")
+        solution = p.meta["solution"]
+        assert grade(extract_math(solution), p.answer)  # the worked solution ends at the answer, graded by value
+        if 10 ** 6 % value.denominator == 0:  # a decimal that terminates is the same answer
+            assert grade(str(value.numerator / value.denominator), p.answer)
+        assert not grade(str(value + Fraction(1, 7)), p.answer)
+        found = arithmetic(solution)
+        assert len(found) == p.num_steps and all(s.right for s in found), solution  # its arithmetic is true
+    assert any(p.answer.startswith("\\frac") for p in a) and {p.num_steps for p in a} == {1, 2}
+    assert tasks.shots_for("fractions")[0][1].endswith("}.")
+
+
 def test_readers_use_the_shared_data():
     if not datafiles.find("gsm8k_test.jsonl") or not datafiles.find("arc_easy_test.jsonl"):
         pytest.skip("GSM8K or ARC-Easy not found (edgereason data pull gsm8k arc-easy)")  # as conftest's fixtures

@@ -229,9 +229,9 @@ SpecAbortThreshold = Annotated[float | None, typer.Option(
     "--abort-threshold", help="Group-confidence floor (mean -log p of the top-20) (" + _spec_default(
         EXIT.abort_threshold) + ")")]
 
-TaskOpt = Annotated[str, typer.Option("--task", help="builtin, gsm8k, arc-easy, or a task file: JSONL, CSV or "
-                                                     "Parquet, of GSM8K, MATH/AIME, ARC or plain question/answer "
-                                                     "records")]
+TaskOpt = Annotated[str, typer.Option("--task", help="builtin, fractions, gsm8k, arc-easy, or a task file: JSONL, "
+                                                     "CSV or Parquet, of GSM8K, MATH/AIME, ARC or plain "
+                                                     "question/answer records")]
 FieldsOpt = Annotated[str | None, typer.Option("--fields", help="A task file's column names: e.g. "
                                                                "question=text,answer=label (also choices, solution, "
                                                                "problem, id)")]
@@ -458,7 +458,9 @@ def _problems_progress(description: str, total: int) -> tuple[Progress, int]:
 
 
 def _shot_task(task: str, problems) -> str:
-    return "builtin" if task == "builtin" else ("arc-easy" if problems and problems[0].choices else "gsm8k")
+    if task in ("builtin", "fractions"):
+        return task
+    return "arc-easy" if problems and problems[0].choices else "gsm8k"
 
 
 @app.command("calibrate")
