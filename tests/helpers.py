@@ -57,6 +57,50 @@ def scripted_backend(script: list[int], *, prompt_len: int, vocab_size: int = 49
     return Scripted()
 
 
+def recorded_backend(forwards: list[dict], *, vocab_size: int, max_seq_len: int, eos_id: int, make=None):
+    """A Backend that replays recorded forwards: each entry holds the whole token prefix a forward ended at, its
+    logits (sparse [id, value] pairs, zero elsewhere) and its hidden state. A forward at a prefix not recorded is an
+    error, unless `make(prefix)` records one (what a golden generator passes); `forwards` is then appended to.
+    tests/golden/score.json's solves are made with it, and the Java core replays them alike."""
+    import numpy as np
+
+    from edgereason.runtime.backends.base import Backend, ModelInfo
+
+    table = {tuple(f["tokens"]): f for f in forwards}
+
+    class Recorded(Backend):
+        has_hidden = True
+
+        def __init__(self) -> None:
+            self.info = ModelInfo("recorded", "eager", "fp32", vocab_size, max_seq_len, (eos_id,), None, False)
+            self._tokens = []
+
+        def _forward(self, tokens):
+            prefix = (*self._tokens, *tokens)
+            if prefix not in table:
+                if make is None:
+                    raise KeyError(f"no recorded forward ends at {list(prefix)}")
+                table[prefix] = {"tokens": list(prefix), **make(prefix)}
+                forwards.append(table[prefix])
+            entry = table[prefix]
+            logits = np.zeros(vocab_size, dtype=np.float32)
+            for token, value in entry["logits"]:
+                logits[token] = value
+            self._hidden = np.asarray(entry["hidden"], dtype=np.float32)
+            return logits
+
+    return Recorded()
+
+
+def byte_text(tokenizer_json: dict, folder: Path, *, add_bos: bool, bos_id: int | None):
+    """The Text of a small tokenizer.json given as data (a golden file's), written into `folder`."""
+    from edgereason.runtime.text import Text
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer_json), encoding="utf-8")
+    return Text(folder, chat_template=None, add_bos=add_bos, bos_id=bos_id)
+
+
 def constant_pik_calibrator(width: int, artifact_sha256: str, *, pik_logit: float, route_threshold: float):
     """A greedy calibrator whose P(IK) probe gives every prompt the same logit (zero weights, that bias) and whose
     P(correct) is that logit's sigmoid: routing decided by `route_threshold` alone."""

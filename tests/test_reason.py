@@ -190,3 +190,47 @@ def test_the_scoring_rule_lives_in_the_spec():
     data["scoring"] = {"context": "Q:", "option": " {choice}", "normalize": "chars"}
     with pytest.raises(UsageError, match=r"bad.json: scoring.context: \"Q:\" has the wrong form"):
         check_spec(data, "bad.json")
+
+
+def test_the_golden_score_vectors_are_this_implementation(tmp_path):
+    """tests/golden/score.json, which the Java core replays, is what solve computes over its recorded forwards (every
+    forward a solve runs is one the file holds): the context and option ids, each option's log-likelihood and score,
+    the choice, features, P(IK), P(correct), decision and reasons (regenerate it with
+    tests/golden/make_score_vectors.py after a change to the rule, its spec section or the calibrator)."""
+    import json
+    from pathlib import Path
+
+    from helpers import byte_text, recorded_backend
+
+    from edgereason.runtime.likelihood import score_continuations
+    from edgereason.runtime.spec import check_spec
+
+    golden = json.loads((Path(__file__).parent / "golden" / "score.json").read_text("utf-8"))
+    assert len(golden["cases"]) >= 6
+    for i, case in enumerate(golden["cases"]):
+        text = byte_text(golden["tokenizer"], tmp_path / str(i), add_bos=case["add_bos"], bos_id=case["bos_id"])
+        spec = check_spec(case["spec"], "score.json")
+        backend = recorded_backend(case["forwards"], vocab_size=golden["vocab_size"],
+                                   max_seq_len=golden["max_seq_len"], eos_id=golden["eos_id"])
+        assert spec.scoring.context_ids(text, case["question"]) == case["context_ids"], case["name"]
+        result = solve(backend, text, case["question"], spec=spec, kind=AnswerKind.CHOICE, choices=case["choices"])
+        want = case["result"]
+        assert (result.answer, result.traces[0].text if result.traces else None, result.calibrated, result.decision,
+                result.reasons, result.routed, result.tokens_generated) == (
+            want["answer"], want["text"], want["calibrated"], want["decision"], want["reasons"], want["routed"],
+            want["tokens_generated"]), case["name"]
+        assert result.p_correct == pytest.approx(want["p_correct"], abs=1e-12)
+        assert result.p_ik == pytest.approx(want["p_ik"], abs=1e-12)
+        assert result.features == pytest.approx(want["features"], abs=1e-12)
+        for name in ("prompt", "answer"):
+            got = result.states.get(name)
+            assert (None if got is None else got.tolist()) == want[f"{name}_state"], (case["name"], name)
+        if case["options"] is None:  # routed before decoding: no option was scored
+            continue
+        scored = score_continuations(backend, case["context_ids"], [o["ids"] for o in case["options"]])
+        for option, s in zip(case["options"], scored, strict=True):
+            assert text.encode(spec.scoring.continuation(option["option"]), add_bos=False) == option["ids"]
+            assert (s.num_tokens, s.greedy) == (option["num_tokens"], option["greedy"])
+            assert s.logprob == pytest.approx(option["logprob"], abs=1e-12)
+            assert spec.scoring.normalized(s.logprob, s.num_tokens, len(spec.scoring.continuation(option["option"]))) \
+                == pytest.approx(option["score"], abs=1e-12)

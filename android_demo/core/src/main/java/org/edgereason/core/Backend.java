@@ -92,6 +92,23 @@ public abstract class Backend implements Closeable {
         return logits;
     }
 
+    /**
+     * {@link #prefill} a whole prompt, keeping the part the cache already holds (a shared system prompt, the previous
+     * trace's prompt, a scored context); at least its last token is run, for the logits of the next
+     * (runtime/backends/base.py {@code prefill_reusing}).
+     */
+    public float[] prefillReusing(int[] ids) throws Exception {
+        int keep = Math.max(0, Math.min(commonPrefix(ids), ids.length - 1)); // none: prefill refuses it
+        if (keep > 0) {
+            rewind(keep);
+        } else {
+            reset();
+        }
+        int[] rest = new int[ids.length - keep];
+        System.arraycopy(ids, keep, rest, 0, rest.length);
+        return prefill(rest);
+    }
+
     /** How many leading {@code ids} the cache already holds (a shared system prompt is not run twice). */
     public int commonPrefix(int[] ids) {
         int n = 0;

@@ -99,15 +99,10 @@ public final class Generator {
             throws Exception {
         Set<Integer> stops = new HashSet<>(stopIds == null ? backend.eosIds : stopIds);
         long start = System.nanoTime();
-        int keep = reusePrefix ? Math.min(backend.commonPrefix(promptIds), promptIds.length - 1) : 0;
-        if (keep > 0) {
-            backend.rewind(keep); // at least one prompt token is run, for the logits of the next
-        } else {
+        if (!reusePrefix) {
             backend.reset();
         }
-        int[] rest = new int[promptIds.length - keep];
-        System.arraycopy(promptIds, keep, rest, 0, rest.length);
-        float[] logits = backend.prefill(rest);
+        float[] logits = backend.prefillReusing(promptIds); // after a reset: the whole prompt
         float[] hidden = backend.hidden(); // read now: an exit policy's probe runs the backend before the next step
         List<Step> steps = new ArrayList<>();
         int index = 0;

@@ -1,6 +1,7 @@
 package org.edgereason.core;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -13,7 +14,9 @@ import java.util.Set;
  * Answer a reasoning question and decide whether to trust the answer (runtime/reason.py).
  *
  * <p>Strategies: greedy (one greedy trace), early-exit (one greedy trace with the abort and probe policies), vote
- * (up to N sampled traces, confidence-weighted, stopping once the leader can't be overtaken). The decision: the
+ * (up to N sampled traces, confidence-weighted, stopping once the leader can't be overtaken), score (a
+ * multiple-choice question answered without decoding: each option's log-likelihood after the spec's scoring
+ * context, {@link Likelihood}; the softmax over the options is its confidence). The decision: the
  * artifact's calibrator maps the features to P(correct); accept at or above its threshold, otherwise escalate. The
  * calculator checks every arithmetic statement a trace writes (features, an optional abort, a vote penalty) and in
  * compute mode writes each exact result for the model.
@@ -178,7 +181,10 @@ public final class Reasoner {
         public final int tokensGenerated;
         public final int probeTokens;
         public final double seconds;
-        /** The solve's hidden states: the first trace's prompt state, the winners' mean answer state (or null). */
+        /**
+         * The solve's hidden states: the first trace's prompt state (routed: the one P(IK) read), the winners' mean
+         * answer state (or null).
+         */
         public final float[] promptState;
         public final float[] answerState;
         /** The calibrator's P(IK) probe, before decoding; null without that probe. */
@@ -215,17 +221,15 @@ public final class Reasoner {
      * uncalibrated threshold (said in the reasons).
      *
      * @param choices the options, listed under the question; their count bounds the letters a choice answer may be
-     * @throws Backend.ContextOverflowException the prompt and budget don't fit the artifact's context.
+     *     (strategy score: what is scored, so a score solve needs them and kind CHOICE)
+     * @throws IllegalArgumentException more choices than letters, or a score solve without options.
+     * @throws Backend.ContextOverflowException the prompt and budget (score: the context and an option) don't fit the
+     *     artifact's context.
      * @throws ArtifactException the calibrator has probes but the backend gives no hidden state of their size.
      */
     public static Result solve(Backend backend, Text text, String question, SolveSpec spec, Answers.Kind kind,
                                List<String> choices, Generator.Listener listener) throws Exception {
         Config config = spec.config;
-        if (config.strategy == Strategy.SCORE) {
-            throw new IllegalArgumentException("strategy score (a multiple-choice question answered by its options' "
-                    + "likelihood) is not in the Java core yet: use the Python runtime's solve for --strategy score, "
-                    + "or a spec of another strategy");
-        }
         Calibrator calibrator = spec.calibrator;
         if (choices.size() > spec.letters.length()) {
             throw new IllegalArgumentException("a question has at most " + spec.letters.length() + " choices (letters "
@@ -234,25 +238,35 @@ public final class Reasoner {
         }
         int numChoices = choices.isEmpty() ? spec.letters.length() : choices.size(); // none listed: the text names them
         long start = System.nanoTime();
-        int[] prompt = spec.promptIds(text, question, kind, choices);
-        if (prompt.length + config.maxNewTokens > backend.maxSeqLen) {
+        boolean scoring = config.strategy == Strategy.SCORE;
+        if (scoring && (kind != Answers.Kind.CHOICE || choices.isEmpty())) {
+            throw new IllegalArgumentException("strategy score answers a multiple-choice question by its options: "
+                    + "give the options (choices), or use another strategy");
+        }
+        // score: the spec's plain scoring context (no chat template), whose options' room Likelihood checks.
+        int[] prompt = scoring ? text.encode(spec.scoring.contextText(question))
+                : spec.promptIds(text, question, kind, choices);
+        if (!scoring && prompt.length + config.maxNewTokens > backend.maxSeqLen) {
             throw new Backend.ContextOverflowException("prompt of " + prompt.length + " tokens + max new tokens "
                     + config.maxNewTokens + " exceed the context of " + backend.maxSeqLen
                     + ": shorten the question or lower max new tokens");
         }
         Double pIK = null;
         if (calibrator != null && calibrator.hasPIK()) {
-            pIK = calibrator.pIK(promptState(backend, prompt));
+            float[] state = promptState(backend, prompt);
+            pIK = calibrator.pIK(state);
             if (config.routeBeforeDecode && pIK < calibrator.routeThreshold) {
                 List<String> reasons = Collections.singletonList(String.format(Locale.ROOT,
                         "routed before decoding: P(IK) %.2f < route threshold %.2f", pIK, calibrator.routeThreshold));
                 return new Result(null, pIK, true, "escalate", reasons, Collections.<Trace>emptyList(),
-                        new LinkedHashMap<String, Double>(), 0, 0, (System.nanoTime() - start) / 1e9, null, null, pIK,
+                        new LinkedHashMap<String, Double>(), 0, 0, (System.nanoTime() - start) / 1e9, state, null, pIK,
                         true);
             }
         }
         List<Trace> traces = new ArrayList<>();
-        if (config.strategy == Strategy.VOTE) {
+        if (scoring) {
+            traces.add(score(backend, text, prompt, spec, choices));
+        } else if (config.strategy == Strategy.VOTE) {
             Sampler.Config base = config.sampling;
             for (int i = 0; i < config.maxTraces; i++) {
                 Sampler.Config s = new Sampler.Config(base.temperature, base.topK, base.topP, base.seed + i);
@@ -274,7 +288,7 @@ public final class Reasoner {
                     calibrator.routeThreshold) : "not routed: the calibrator has no P(IK) probe (run `edgereason "
                     + "calibrate` on an artifact with hidden-state outputs)";
         }
-        return decide(traces, spec, start, pIK, route);
+        return decide(traces, spec, start, pIK, route, scoring);
     }
 
     /**
@@ -282,16 +296,83 @@ public final class Reasoner {
      * will) and read the last token's hidden state.
      */
     private static float[] promptState(Backend backend, int[] prompt) throws Exception {
-        int keep = Math.min(backend.commonPrefix(prompt), prompt.length - 1);
-        if (keep > 0) {
-            backend.rewind(keep);
-        } else {
-            backend.reset();
-        }
-        int[] rest = new int[prompt.length - keep];
-        System.arraycopy(prompt, keep, rest, 0, rest.length);
-        backend.prefill(rest);
+        backend.prefillReusing(prompt);
         return backend.hidden();
+    }
+
+    /**
+     * reason.py {@code _score}: the option with the highest normalized log-likelihood after the scoring context
+     * ({@link SolveSpec#scoring}), as a trace that generated nothing. Its features, in the trace features' slots:
+     * vote_share = the softmax over the options' scores (the natural confidence), answer_logprob = the option's
+     * log-likelihood, answer_min_logprob = its margin over the runner-up, mean_logprob = min_logprob = per token,
+     * num_tokens = the option's tokens. The hidden states: the context's last token (P(IK)) and the chosen option's
+     * last token (the answer probe).
+     */
+    private static Trace score(Backend backend, Text text, int[] context, SolveSpec spec, List<String> choices)
+            throws Exception {
+        SolveSpec.Scoring rule = spec.scoring;
+        int n = choices.size();
+        String[] options = new String[n];
+        String[] continuations = new String[n];
+        List<int[]> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            options[i] = SolveSpec.Scoring.optionText(choices.get(i), i);
+            continuations[i] = rule.continuation(options[i]);
+            ids.add(text.encode(continuations[i], false));
+        }
+        float[] state = promptState(backend, context);
+        List<Likelihood.Scored> scored = Likelihood.scoreContinuations(backend, context, ids);
+        double[] scores = optionScores(rule, scored, continuations);
+        int best = 0;
+        for (int i = 1; i < n; i++) {
+            if (scores[i] > scores[best]) { // the first maximum, as numpy's argmax
+                best = i;
+            }
+        }
+        int[] chosen = ids.get(best);
+        backend.checkRoom(chosen.length); // as Python's extend, before any forward
+        for (int id : chosen) {
+            backend.step(id); // the answer probe reads the state after the whole chosen option
+        }
+        float[] answerState = backend.hidden();
+        backend.rewind(context.length);
+        return new Trace(new int[0], options[best], String.valueOf(spec.letters.charAt(best)), "scored", null, false,
+                scoreFeatures(spec, scored.get(best), scores, best), 0, Collections.<Generator.Step>emptyList(),
+                Collections.<Arithmetic.Statement>emptyList(), 1.0, state, answerState);
+    }
+
+    /** The score trace's features (see {@link #score}); the slots a decoded trace fills and this one can't are 0. */
+    private static Map<String, Double> scoreFeatures(SolveSpec spec, Likelihood.Scored top, double[] scores,
+                                                     int best) {
+        double sum = 0.0;
+        for (double x : scores) {
+            sum += Math.exp(x - scores[best]);
+        }
+        double[] ranked = scores.clone();
+        Arrays.sort(ranked);
+        int n = ranked.length;
+        double perToken = top.logprob / top.numTokens;
+        Map<String, Double> features = new LinkedHashMap<>();
+        for (String name : spec.features) {
+            features.put(name, 0.0);
+        }
+        features.put("vote_share", 1.0 / sum); // exp(0) / sum: the chosen option's probability
+        features.put("answer_logprob", top.logprob);
+        features.put("answer_min_logprob", n > 1 ? ranked[n - 1] - ranked[n - 2] : 0.0);
+        features.put("mean_logprob", perToken);
+        features.put("min_logprob", perToken);
+        features.put("num_tokens", (double) top.numTokens);
+        features.put("has_answer", 1.0);
+        return features;
+    }
+
+    /** Each option's log-likelihood divided by the rule's length (its characters, tokens, or 1). */
+    static double[] optionScores(SolveSpec.Scoring rule, List<Likelihood.Scored> scored, String[] continuations) {
+        double[] scores = new double[scored.size()];
+        for (int i = 0; i < scores.length; i++) {
+            scores[i] = rule.normalized(scored.get(i).logprob, scored.get(i).numTokens, continuations[i]);
+        }
+        return scores;
     }
 
     /**
@@ -333,15 +414,16 @@ public final class Reasoner {
         List<Trace> traces = Collections.singletonList(new Trace(ids, body, answer, finish, null, false, features, 0,
                 steps, statements, 1.0, promptStateOf(steps), answerState(text, steps, answer)));
         Double pIK = spec.calibrator != null ? spec.calibrator.pIK(traces.get(0).promptState) : null;
-        return decide(traces, spec, start, pIK, null);
+        return decide(traces, spec, start, pIK, null, false);
     }
 
     /**
      * The decision on finished traces; {@code route} (or null) is the route-before-decode line appended to the
-     * reasons.
+     * reasons. {@code scored}: the one trace of the score strategy, whose options are its vote: its share is the
+     * chosen option's probability, which is also the raw confidence.
      */
-    private static Result decide(List<Trace> traces, SolveSpec spec, long start, Double pIK, String route)
-            throws ArtifactException {
+    private static Result decide(List<Trace> traces, SolveSpec spec, long start, Double pIK, String route,
+                                 boolean scored) throws ArtifactException {
         Calibrator calibrator = spec.calibrator;
         Map<String, Double> totals = weights(traces);
         String answer = null;
@@ -354,7 +436,7 @@ public final class Reasoner {
                 answer = e.getKey();
             }
         }
-        double share = answer == null ? 0.0 : best / sum;
+        double share = scored ? traces.get(0).features.get("vote_share") : answer == null ? 0.0 : best / sum;
         List<Trace> winners = new ArrayList<>();
         for (Trace t : traces) {
             if (answer != null && Answers.sameAnswer(t.answer, answer)) {
@@ -394,8 +476,9 @@ public final class Reasoner {
             p = calibrator.predict(features);
             threshold = calibrator.threshold;
         } else {
-            // Without a calibrator: the winner's vote share times its geometric-mean token probability.
-            p = share * Math.exp(features.get("mean_logprob"));
+            // Without a calibrator: score's option probability, else the winner's vote share times its
+            // geometric-mean token probability.
+            p = scored ? share : share * Math.exp(features.get("mean_logprob"));
             threshold = spec.uncalibratedThreshold;
             reasons.add("uncalibrated (no calibrator for this strategy: run `edgereason calibrate`); "
                     + "raw confidence used");

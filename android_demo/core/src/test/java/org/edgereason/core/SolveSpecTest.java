@@ -69,18 +69,6 @@ public class SolveSpecTest {
     }
 
     @Test
-    public void theReasonerRefusesAScoreSpecNamingTheFix() throws Exception {
-        SolveSpec spec = Specs.noShots("score");
-        try {
-            Reasoner.solve(new GeneratorTest.ScriptedBackend(new int[0]), new Text(GeneratorTest.byteTokenizer(), null, false, null), "q",
-                    spec, Answers.Kind.CHOICE, Arrays.asList("yes", "no"), null);
-            fail("a score spec was solved");
-        } catch (IllegalArgumentException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("use the Python runtime's solve for --strategy score"));
-        }
-    }
-
-    @Test
     public void theBundledDefaultParsesAndIsThisRuntimes() {
         SolveSpec spec = SolveSpec.defaults();
         Map<String, Object> raw = SolveSpec.defaultData();
